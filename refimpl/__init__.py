@@ -1,0 +1,19 @@
+"""refimpl: every ``torch.nn`` loss re-derived from plain tensor math, with hand-derived gradients.
+
+    >>> import torch, refimpl
+    >>> x, y = torch.tensor([0.5, 3.0]), torch.tensor([0.0, 0.0])
+    >>> refimpl.huber_loss(x, y, delta=1.0)          # same call as torch.nn.functional.huber_loss
+    tensor(1.3125)
+
+``refimpl.functional`` mirrors ``torch.nn.functional``, ``refimpl.nn`` mirrors the ``torch.nn`` loss
+classes, and ``refimpl.testing`` compares any of them with torch.
+"""
+
+from refimpl import functional, nn, testing
+from refimpl.functional import *  # noqa: F403  (the functional API, re-exported at the top level)
+from refimpl.functional import __all__ as _functional_names
+
+TORCH_VERSION = "2.13"
+"""The torch release series every loss in refimpl is verified against."""
+
+__all__ = ["functional", "nn", "testing", "TORCH_VERSION", *_functional_names]

@@ -1,0 +1,117 @@
+"""Validation shared by every loss: torch's exception type, a message that names the argument.
+
+Each helper raises the exception class torch raises for the same mistake and keeps torch's key phrase
+in the message (so one regular expression matches both), then says which function and which argument
+is wrong, what was expected and what was given.
+"""
+
+import numbers
+import warnings
+
+import torch
+from torch import Tensor
+
+
+class NotATensorError(TypeError, AttributeError):
+    """A non-tensor where a tensor is required.
+
+    torch's Python losses fail on ``input.size()`` with ``AttributeError``; a ``TypeError`` is what a
+    reader expects. This class is both, so ``except TypeError`` and ``except AttributeError`` catch it.
+    """
+
+
+def check_tensor(fn_name: str, name: str, value: object) -> None:
+    """Raise :class:`NotATensorError` unless ``value`` is a ``torch.Tensor``."""
+    if not isinstance(value, Tensor):
+        raise NotATensorError(
+            f"{fn_name}(): argument '{name}' must be a Tensor, got {type(value).__name__} "
+            f"('{type(value).__name__}' object has no attribute 'size')"
+        )
+
+
+def check_number(fn_name: str, name: str, value: object, position: int) -> float:
+    """Return ``value`` as a float; raise ``TypeError`` (torch's wording) unless it is a real number."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{fn_name}(): argument '{name}' (position {position}) must be float, not {type(value).__name__}"
+        )
+    return float(value)
+
+
+def warn_if_size_mismatch(input: Tensor, target: Tensor) -> None:
+    """torch's warning when ``target`` will be broadcast against ``input`` (word for word)."""
+    if target.size() != input.size():
+        warnings.warn(
+            f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def broadcast_shapes(fn_name: str, first: str, a: Tensor, second: str, b: Tensor) -> torch.Size:
+    """The common shape of ``a`` and ``b``; ``RuntimeError`` with torch's phrase when there is none."""
+    try:
+        return torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"{fn_name}(): {first} of shape {tuple(a.shape)} and {second} of shape {tuple(b.shape)} "
+            f"cannot be broadcast together: {error}"
+        ) from None
+
+
+def check_weight_size(fn_name: str, weight: Tensor, input: Tensor) -> None:
+    """The elementwise ``weight=`` of l1/mse/huber must have exactly the input's size (ValueError)."""
+    if weight.size() != input.size():
+        raise ValueError(
+            f"{fn_name}(): Weights and input must have the same size "
+            f"(argument weight has size {tuple(weight.shape)}, input has size {tuple(input.shape)})."
+        )
+
+
+def check_floating(fn_name: str, kernel: str, dtype: torch.dtype, what: str = "input and target") -> None:
+    """Raise ``NotImplementedError`` as torch's kernels do for integer, bool and complex dtypes."""
+    if not dtype.is_floating_point:
+        raise NotImplementedError(
+            f'{fn_name}(): "{kernel}" not implemented for \'{dtype_name(dtype)}\' '
+            f"({what} have dtype {dtype}; expected a floating point dtype)"
+        )
+
+
+def check_not_bool(fn_name: str, input: Tensor, target: Tensor) -> None:
+    """Two bool tensors cannot be subtracted (torch's RuntimeError)."""
+    if input.dtype == torch.bool and target.dtype == torch.bool:
+        raise RuntimeError(
+            f"{fn_name}(): Subtraction, the `-` operator, with two bool tensors is not supported "
+            "(input and target are both bool; pass floating point tensors)."
+        )
+
+
+def check_mean_dtype(fn_name: str, dtype: torch.dtype) -> None:
+    """'mean' of an integer loss has no dtype in torch (RuntimeError)."""
+    if not (dtype.is_floating_point or dtype.is_complex):
+        raise RuntimeError(
+            f"{fn_name}(): mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {dtype_name(dtype)} (reduction='mean' of an integer loss; "
+            "use float tensors or reduction='sum')"
+        )
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch's C++ name of a dtype, as its error messages print it ('Long', 'Float', 'ComplexFloat')."""
+    return {
+        torch.bool: "Bool",
+        torch.uint8: "Byte",
+        torch.int8: "Char",
+        torch.int16: "Short",
+        torch.int32: "Int",
+        torch.int64: "Long",
+        torch.float16: "Half",
+        torch.bfloat16: "BFloat16",
+        torch.float32: "Float",
+        torch.float64: "Double",
+        torch.complex64: "ComplexFloat",
+        torch.complex128: "ComplexDouble",
+    }.get(dtype, str(dtype))

@@ -1,0 +1,145 @@
+"""Reductions: the strings torch accepts, the legacy arguments, and how a reduction moves gradients.
+
+Every loss in refimpl ends in one of three ways, selected by ``reduction``:
+
+.. math::
+
+    \\ell(x, y) = L = (l_1, \\dots, l_n) \\quad \\text{('none')}, \\qquad
+    \\frac{1}{n} \\sum_i l_i \\quad \\text{('mean')}, \\qquad
+    \\sum_i l_i \\quad \\text{('sum')}
+
+where ``n`` is the number of elements of the unreduced loss. A weighted mean divides by the sum of the
+weights instead of ``n`` (``l1_loss`` and ``mse_loss`` with ``weight=``).
+
+The deprecated ``size_average`` and ``reduce`` arguments, when either is given, override ``reduction``
+exactly as ``torch.nn._reduction.legacy_get_string`` does:
+
+==================  ==============  =======
+size_average        reduce          result
+==================  ==============  =======
+None or True        None or True    'mean'
+False               None or True    'sum'
+any                 False           'none'
+==================  ==============  =======
+"""
+
+import warnings
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warning: bool = True) -> str:
+    """Map the deprecated ``size_average``/``reduce`` pair to a reduction string, warning as torch does."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    if size_average and reduce:
+        reduction = "mean"
+    elif reduce:
+        reduction = "sum"
+    else:
+        reduction = "none"
+    if emit_warning:
+        warnings.warn(
+            f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+            stacklevel=3,
+        )
+    return reduction
+
+
+def resolve(fn_name: str, reduction: str, size_average: bool | None = None, reduce: bool | None = None) -> str:
+    """Return the reduction a loss must apply: legacy arguments first, then ``reduction`` validated.
+
+    Accepts the deprecated alias ``'elementwise_mean'`` with torch's warning. Anything outside
+    ``'none' | 'mean' | 'sum'`` raises ``ValueError`` with torch's phrase
+    "is not a valid value for reduction", naming the function and the argument.
+    """
+    if size_average is not None or reduce is not None:
+        return legacy_get_string(size_average, reduce)
+    if reduction == "elementwise_mean":
+        warnings.warn(
+            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.", stacklevel=3
+        )
+        return "mean"
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"{fn_name}(): {reduction} is not a valid value for reduction "
+            f"(argument reduction={reduction!r}; expected 'none', 'mean' or 'sum')"
+        )
+    return reduction
+
+
+def resolve_weighted(fn_name: str, reduction: str) -> str:
+    """Validate ``reduction`` on the ``weight=`` path of l1/mse/huber, which has its own message in torch."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"{fn_name}(): Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum' "
+            f"(argument reduction={reduction!r})."
+        )
+    return reduction
+
+
+def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    """Apply a validated reduction to an unreduced loss. An empty 'mean' is NaN (0/0), an empty 'sum' is 0."""
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum()
+
+
+def weighted_mean(loss: Tensor, weight: Tensor) -> Tensor:
+    """``sum(w * l) / sum(w)`` for an already weighted loss ``w * l``; NaN when the weights sum to 0."""
+    return loss.sum() / weight.sum()
+
+
+def expand_grad(grad_output: Tensor, reduction: str, shape: torch.Size) -> Tensor:
+    """The upstream gradient seen by each element of the unreduced loss.
+
+    'none' passes ``grad_output`` through; 'sum' broadcasts the scalar to every element;
+    'mean' broadcasts it divided by the number of elements, the derivative of ``sum(l) / n``.
+    """
+    if reduction == "none":
+        return grad_output
+    numel = 1
+    for size in shape:
+        numel *= size
+    if reduction == "mean":
+        grad_output = grad_output / numel
+    return grad_output.expand(shape)
+
+
+def weighted_grads(
+    grad_output: Tensor,
+    loss: Tensor,
+    dloss: Tensor,
+    weight: Tensor,
+    reduction: str,
+    mean_over: str,
+) -> tuple[Tensor, Tensor]:
+    """Gradients of ``reduce(weight * loss)`` with respect to the residual and to ``weight``.
+
+    ``loss`` is the unweighted elementwise loss and ``dloss`` its derivative with respect to the
+    residual; ``weight`` broadcasts against both. ``mean_over`` says what 'mean' divides by:
+    ``'weight'`` (l1/mse: :math:`L = \\sum_i w_i l_i / \\sum_j w_j`) or ``'numel'`` (huber:
+    :math:`L = \\frac{1}{n}\\sum_i w_i l_i`). For the weighted mean the quotient rule gives
+
+    .. math::
+
+        \\frac{\\partial L}{\\partial w_j} = \\frac{l_j - L}{\\sum_i w_i}.
+    """
+    if reduction == "mean" and mean_over == "weight":
+        total_weight = weight.sum()
+        per_element = grad_output / total_weight
+        mean = (weight * loss).sum() / total_weight
+        grad_residual = per_element * weight * dloss
+        grad_weight = (per_element * loss).sum_to_size(weight.shape) - per_element * mean
+        return grad_residual, grad_weight
+    per_element = expand_grad(grad_output, reduction, loss.shape)
+    grad_residual = per_element * weight * dloss
+    grad_weight = (per_element * loss).sum_to_size(weight.shape)
+    return grad_residual, grad_weight

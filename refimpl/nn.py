@@ -1,0 +1,9 @@
+"""The module API: drop-in replacements for the ``torch.nn`` loss classes (same constructors, buffers,
+``state_dict`` keys and forward). Each class lives beside its functional; this file only re-exports."""
+
+from refimpl.regression.huber import HuberLoss
+from refimpl.regression.l1 import L1Loss
+from refimpl.regression.mse import MSELoss
+from refimpl.regression.smooth_l1 import SmoothL1Loss
+
+__all__ = ["HuberLoss", "L1Loss", "MSELoss", "SmoothL1Loss"]

@@ -1,0 +1,1 @@
+"""Regression losses: L1, MSE, Huber, SmoothL1."""

@@ -1,0 +1,155 @@
+r"""Huber loss, as ``torch.nn.functional.huber_loss`` computes it.
+
+Chapter: ``book/regression/huber.ipynb``.
+"""
+
+import torch
+from torch import Tensor
+
+from refimpl import _checks, _reduction
+from refimpl._module import Loss
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    r"""Huber loss: quadratic for residuals below ``delta``, linear with slope ``delta`` above.
+
+    With :math:`r = x - y` after broadcasting and :math:`\delta > 0`:
+
+    .. math::
+
+        l_i = \begin{cases}
+            \tfrac12 r_i^2 & |r_i| < \delta \\
+            \delta\,(|r_i| - \tfrac12 \delta) & \text{otherwise}
+        \end{cases}
+
+    reduced by 'none', 'mean' (:math:`\frac1n\sum_i l_i`) or 'sum'. With ``weight`` (same size as
+    ``input``) :math:`l_i` becomes :math:`w_i l_i` and 'mean' stays :math:`\frac1n \sum_i w_i l_i`: unlike
+    ``l1_loss`` and ``mse_loss`` it divides by the number of elements, not by :math:`\sum w`.
+    ``huber_loss(delta=b) == b * smooth_l1_loss(beta=b)``.
+
+    Gradient: :math:`\partial l_i/\partial x_i = \operatorname{clamp}(r_i, -\delta, \delta)`; the target
+    gets the negative. The loss is :math:`C^1`, so the value at :math:`|r| = \delta` is unambiguous.
+
+    The result has ``input``'s dtype (``target`` is converted), or the promoted dtype of ``input`` and
+    ``weight`` when weighted. Where torch's backward fails for mixed dtypes, this one returns the gradient.
+
+    Args:
+        input: predictions :math:`x`, floating point.
+        target: targets :math:`y`, broadcastable to ``input`` (warns when the sizes differ).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        delta: the threshold :math:`\delta > 0` between the quadratic and the linear part.
+        weight: optional elementwise weights of exactly ``input``'s size (differentiable).
+
+    Raises:
+        ValueError: invalid ``reduction``; ``weight`` not of ``input``'s size.
+        RuntimeError: ``delta <= 0`` or NaN; shapes that do not broadcast; integer input, float target.
+        TypeError: ``delta`` not a number.
+        NotImplementedError: integer, bool or complex ``input`` and ``target``.
+    """
+    _checks.check_tensor("huber_loss", "input", input)
+    _checks.check_tensor("huber_loss", "target", target)
+    _checks.warn_if_size_mismatch(input, target)
+    shape = _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
+    delta = _checks.check_number("huber_loss", "delta", delta, position=4)
+    if weight is None:
+        reduction = _reduction.resolve("huber_loss", reduction)
+    else:
+        _checks.check_weight_size("huber_loss", weight, input)
+    if not delta > 0:
+        raise RuntimeError(
+            f"huber_loss does not support non-positive values for delta (argument delta={delta}; "
+            "expected a positive number)."
+        )
+    dtype = torch.result_type(input, target)
+    _checks.check_floating("huber_loss", "huber_cpu", dtype)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"huber_loss(): result type {_checks.dtype_name(dtype)} can't be cast to the desired output type "
+            f"{_checks.dtype_name(input.dtype)} (the loss has input's dtype; make input floating point)"
+        )
+    out_dtype = input.dtype
+    if weight is not None:
+        reduction = _reduction.resolve_weighted("huber_loss", reduction)
+        out_dtype = torch.promote_types(out_dtype, weight.dtype)
+        dtype = torch.promote_types(dtype, weight.dtype)
+        weight = weight.to(dtype)
+    input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
+    return _HuberLossFunction.apply(input, target, weight, reduction, delta).to(out_dtype)
+
+
+def huber_loss_grad(
+    grad_output: Tensor,
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    r"""Hand-derived gradient of :func:`huber_loss` for ``input`` and ``target`` of one (broadcast) shape.
+
+    .. math::
+
+        \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i & |r_i| < \delta \\
+        \delta \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
+        = \operatorname{clamp}(r_i, -\delta, \delta), \qquad
+        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i}.
+
+    Returns ``(grad_input, grad_target, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
+    """
+    residual = input - target
+    dloss = residual.clamp(-delta, delta)  # both branches meet at |r| = delta: the loss is C^1
+    if weight is None:
+        grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * dloss
+        return grad_input, -grad_input, None
+    loss = _huber(residual, delta)
+    grad_input, grad_weight = _reduction.weighted_grads(
+        grad_output, loss, dloss, weight, reduction, mean_over="numel"
+    )
+    return grad_input, -grad_input, grad_weight
+
+
+def _huber(residual: Tensor, delta: float) -> Tensor:
+    """The unreduced, unweighted Huber loss of a residual."""
+    abs_residual = residual.abs()
+    return torch.where(abs_residual < delta, 0.5 * abs_residual * abs_residual, delta * (abs_residual - 0.5 * delta))
+
+
+class _HuberLossFunction(torch.autograd.Function):
+    """Forward: the formula of :func:`huber_loss`. Backward: :func:`huber_loss_grad`."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, delta: float):
+        ctx.save_for_backward(input, target, weight)
+        ctx.reduction, ctx.delta = reduction, delta
+        loss = _huber(input - target, delta)
+        if weight is not None:
+            loss = loss * weight
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        input, target, weight = ctx.saved_tensors
+        grads = huber_loss_grad(grad_output, input, target, ctx.reduction, ctx.delta, weight)
+        return *grads, None, None
+
+
+class HuberLoss(Loss):
+    """Drop-in for ``torch.nn.HuberLoss``: ``HuberLoss(reduction='mean', delta=1.0)``."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        if not isinstance(delta, (float, int)):
+            raise TypeError(f"delta must be a float or int, got: {type(delta)} (argument delta of HuberLoss)")
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, delta={self.delta}"

@@ -1,0 +1,131 @@
+r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` computes it.
+
+Chapter: ``book/regression/smooth_l1.ipynb``.
+"""
+
+import torch
+from torch import Tensor
+
+from refimpl import _checks, _reduction
+from refimpl._module import Loss
+from refimpl.regression.l1 import l1_loss
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    r"""Smooth L1 loss: quadratic (scaled by :math:`1/\beta`) below ``beta``, exactly :math:`|r|` above.
+
+    With :math:`r = x - y` after broadcasting and :math:`\beta > 0`:
+
+    .. math::
+
+        l_i = \begin{cases}
+            \tfrac12 r_i^2 / \beta & |r_i| < \beta \\
+            |r_i| - \tfrac12 \beta & \text{otherwise}
+        \end{cases}
+
+    reduced by 'none', 'mean' or 'sum'. :math:`\beta = 0` is exactly :func:`~refimpl.l1_loss` (torch
+    branches to it). ``smooth_l1_loss(beta=b) == huber_loss(delta=b) / b``: the linear part always has
+    slope 1, while Huber's has slope :math:`\delta`.
+
+    Gradient: :math:`\partial l_i / \partial x_i = \operatorname{clamp}(r_i/\beta, -1, 1)`; the target gets
+    the negative.
+
+    Args:
+        input: predictions :math:`x`, floating point.
+        target: targets :math:`y`, broadcastable to ``input`` (warns when the sizes differ).
+        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        beta: the threshold :math:`\beta \ge 0`.
+
+    Raises:
+        ValueError: invalid ``reduction``.
+        RuntimeError: ``beta < 0`` or NaN; shapes that do not broadcast.
+        TypeError: ``beta`` not a number.
+        NotImplementedError: integer, bool or complex ``input`` and ``target`` (for ``beta > 0``).
+    """
+    _checks.check_tensor("smooth_l1_loss", "input", input)
+    _checks.check_tensor("smooth_l1_loss", "target", target)
+    _checks.warn_if_size_mismatch(input, target)
+    if size_average is not None or reduce is not None:
+        reduction = _reduction.legacy_get_string(size_average, reduce)
+    shape = _checks.broadcast_shapes("smooth_l1_loss", "input", input, "target", target)
+    beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
+    if beta == 0.0:
+        # torch routes beta = 0 to l1_loss: the quadratic zone is empty and 0.5 r^2 / 0 would be NaN.
+        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
+    reduction = _reduction.resolve("smooth_l1_loss", reduction)
+    if not beta >= 0:
+        raise RuntimeError(
+            f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; "
+            "expected a number >= 0)."
+        )
+    dtype = torch.result_type(input, target)
+    _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)
+    input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
+    return _SmoothL1LossFunction.apply(input, target, reduction, beta)
+
+
+def smooth_l1_loss_grad(
+    grad_output: Tensor, input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) for inputs of one shape.
+
+    .. math::
+
+        \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
+        \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
+        = \operatorname{clamp}(r_i / \beta, -1, 1), \qquad
+        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i}.
+
+    Returns ``(grad_input, grad_target)``.
+    """
+    residual = input - target
+    dloss = (residual / beta).clamp(-1.0, 1.0)  # both branches meet at |r| = beta: the loss is C^1
+    grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * dloss
+    return grad_input, -grad_input
+
+
+class _SmoothL1LossFunction(torch.autograd.Function):
+    """Forward: the formula of :func:`smooth_l1_loss`. Backward: :func:`smooth_l1_loss_grad`."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, target: Tensor, reduction: str, beta: float) -> Tensor:
+        ctx.save_for_backward(input, target)
+        ctx.reduction, ctx.beta = reduction, beta
+        abs_residual = (input - target).abs()
+        loss = torch.where(abs_residual < beta, 0.5 * abs_residual * abs_residual / beta, abs_residual - 0.5 * beta)
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        input, target = ctx.saved_tensors
+        grad_input, grad_target = smooth_l1_loss_grad(grad_output, input, target, ctx.reduction, ctx.beta)
+        return grad_input, grad_target, None, None
+
+
+class SmoothL1Loss(Loss):
+    """Drop-in for ``torch.nn.SmoothL1Loss``: ``SmoothL1Loss(size_average=None, reduce=None, reduction='mean',
+    beta=1.0)``."""
+
+    def __init__(
+        self,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        beta: float = 1.0,
+    ):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, beta={self.beta}"

@@ -1,0 +1,240 @@
+"""Compare refimpl with torch: ``assert_matches_torch`` for tests and chapters, ``self_check`` for exercises.
+
+``assert_matches_torch`` runs a refimpl loss and the torch loss of the same name on the same inputs and
+asserts that values, shapes, dtypes and the gradients of every differentiable argument agree.
+
+``self_check`` grades a reader's own implementation against torch and says in words what is wrong:
+"your 'sum' result is 12 times the expected value: did you average instead of summing?".
+"""
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+import refimpl.functional
+
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    # dtype: (rtol, atol). fp32/fp64 from the bitwise study of torch's kernels (a few ulp apart);
+    # half precision is loose because torch's CPU kernels accumulate in float32 and round once.
+    torch.float64: (1e-10, 1e-12),
+    torch.float32: (1e-5, 1e-6),
+    torch.float16: (1e-2, 1e-3),
+    torch.bfloat16: (2e-2, 1e-2),
+    torch.complex64: (1e-5, 1e-6),
+    torch.complex128: (1e-10, 1e-12),
+}
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """``(rtol, atol)`` used for a result of ``dtype``; exact for integer results."""
+    return TOLERANCES.get(dtype, (0.0, 0.0))
+
+
+def assert_close(actual: Tensor, expected: Tensor, what: str) -> None:
+    """``torch.testing.assert_close`` with the table above; NaN equals NaN; dtype and shape must match."""
+    rtol, atol = tolerances(expected.dtype)
+    torch.testing.assert_close(
+        actual, expected, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m: f"{what}: {m}"
+    )
+
+
+def available_devices() -> list[str]:
+    """``['cpu']``, plus ``'cuda'`` when torch sees a GPU: the devices every check runs on."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def _leaf(value, requires_grad: bool):
+    """A detached copy of a tensor argument (requiring grad if asked); other values as they are."""
+    if not isinstance(value, Tensor):
+        return value
+    return value.detach().clone().requires_grad_(requires_grad)
+
+
+def assert_matches_torch(
+    name: str,
+    *args,
+    wrt: Sequence[int | str] | None = None,
+    grad_seed: int = 0,
+    **kwargs,
+) -> Tensor:
+    """Assert that ``refimpl.functional.<name>`` equals ``torch.nn.functional.<name>`` on these arguments.
+
+    Both are called with the same positional ``args`` and keyword ``kwargs``. The value must match in
+    shape, dtype and (within the per-dtype tolerance) value, NaN and inf included. Then the gradient of
+    ``sum(out * v)`` for one seeded random ``v`` is compared for every argument in ``wrt``: positions of
+    ``args`` or names of ``kwargs`` (default: every floating point positional tensor). Returns torch's
+    value, detached.
+    """
+    if wrt is None:
+        wrt = [i for i, a in enumerate(args) if isinstance(a, Tensor) and (a.is_floating_point() or a.is_complex())]
+    results = []
+    for fn in (getattr(F, name), getattr(refimpl.functional, name)):
+        call_args = [_leaf(a, i in wrt) for i, a in enumerate(args)]
+        call_kwargs = {k: _leaf(v, k in wrt) for k, v in kwargs.items()}
+        leaves = [call_args[w] if isinstance(w, int) else call_kwargs[w] for w in wrt]
+        results.append((fn(*call_args, **call_kwargs), leaves))
+    (expected, expected_leaves), (actual, actual_leaves) = results
+    assert_close(actual, expected, f"{name} value")
+    if not wrt or not expected.requires_grad:
+        return expected.detach()
+    generator = torch.Generator().manual_seed(grad_seed)
+    v = torch.randn(expected.shape, generator=generator, dtype=torch.float64).to(expected.dtype)
+    v = v.to(expected.device)
+    expected_grads = torch.autograd.grad(expected, expected_leaves, v, allow_unused=True)
+    actual_grads = torch.autograd.grad(actual, actual_leaves, v, allow_unused=True)
+    for w, e, a in zip(wrt, expected_grads, actual_grads, strict=True):
+        if e is None or a is None:
+            assert (e is None) == (a is None) or _is_zero(e if a is None else a), (
+                f"{name}: gradient of argument {w!r} is {'missing' if a is None else 'unexpected'} in refimpl"
+            )
+            continue
+        assert_close(a, e, f"{name} gradient of argument {w!r}")
+    return expected.detach()
+
+
+def _is_zero(t: Tensor) -> bool:
+    return bool((t == 0).all())
+
+
+# ----------------------------------------------------------------------------------------------------
+# Exercises
+
+
+class CheckResult:
+    """The verdict of :func:`self_check`: truthy when the answer is right; ``message`` says why not."""
+
+    def __init__(self, passed: bool, message: str):
+        self.passed = passed
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+def exercise_inputs(name: str) -> tuple[Tensor, ...]:
+    """Seeded float64 inputs for the exercises of loss ``name``: ordinary values plus the kinks.
+
+    For the regression losses: ``input`` and ``target`` of shape (4, 5) whose residuals include 0, the
+    thresholds ±0.5, ±1 and ±2, small and large values.
+    """
+    generator = torch.Generator().manual_seed(0)
+    if name in ("l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"):
+        target = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+        residual = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
+        residual[0, :5] = torch.tensor([0.0, 0.5, -1.0, 2.0, -2.0], dtype=torch.float64)
+        residual[1, :2] = torch.tensor([1e-3, 50.0], dtype=torch.float64)
+        return target + residual, target
+    raise KeyError(f"no exercise inputs for {name!r}")
+
+
+def self_check(
+    answer: Callable,
+    name: str,
+    *,
+    kind: str = "loss",
+    reduction: str | None = None,
+    **options,
+) -> CheckResult:
+    """Grade ``answer`` against ``torch.nn.functional.<name>`` and print a verdict in words.
+
+    ``kind='loss'``: ``answer(*inputs, **options)`` must return the loss with ``reduction``
+    (default ``'none'``). ``kind='grad'``: it must return the gradient of the loss with ``reduction``
+    (default ``'sum'``) with respect to the first input. ``reduction`` is passed to ``answer`` only if
+    it asks for it. Returns a :class:`CheckResult` (truthy when right) and prints its message.
+    """
+    if kind not in ("loss", "grad"):
+        raise ValueError(f"self_check(): kind={kind!r} is not valid (expected 'loss' or 'grad')")
+    if reduction is None:
+        reduction = "none" if kind == "loss" else "sum"
+    inputs = exercise_inputs(name)
+    leaves = [t.clone().requires_grad_(i == 0) for i, t in enumerate(inputs)]
+    expected = getattr(F, name)(*leaves, reduction=reduction, **options)
+    if kind == "grad":
+        expected = torch.autograd.grad(expected.sum(), leaves[0])[0]
+    expected = expected.detach()
+    what = "loss" if kind == "loss" else "gradient"
+    call_options = dict(options)
+    if "reduction" in inspect.signature(answer).parameters:
+        call_options["reduction"] = reduction
+    try:
+        got = answer(*[t.clone() for t in inputs], **call_options)
+    except NotImplementedError:
+        result = CheckResult(False, f"Not done yet: {answer.__name__} raises NotImplementedError. "
+                                    "Replace the `raise` with your formula.")
+    except Exception as error:  # a reader's bug, reported in words
+        result = CheckResult(False, f"{answer.__name__} raised {type(error).__name__}: {error}")
+    else:
+        result = _judge(got, expected, inputs, what, reduction)
+    print(result.message)
+    return result
+
+
+def _judge(got: object, expected: Tensor, inputs: Sequence[Tensor], what: str, reduction: str) -> CheckResult:
+    """Compare a reader's tensor with torch's and explain the first thing that is wrong."""
+    if got is None:
+        return CheckResult(False, "Your function returned None: did you forget `return`?")
+    if not isinstance(got, Tensor):
+        return CheckResult(False, f"Your function returned a {type(got).__name__}, expected a torch.Tensor.")
+    got = got.detach()
+    if got.shape != expected.shape:
+        hint = ""
+        if expected.dim() == 0 and got.shape == inputs[0].shape:
+            hint = f" You returned one value per element: reduction='{reduction}' asks for a single number."
+        elif got.dim() == 0 and expected.shape == inputs[0].shape:
+            hint = f" You reduced to one number: reduction='{reduction}' asks for one value per element."
+        return CheckResult(
+            False, f"Your {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}"
+        )
+    got = got.to(expected.dtype)
+    if torch.allclose(got, expected, rtol=1e-7, atol=1e-9, equal_nan=True):
+        return CheckResult(True, f"Correct: your {what} matches torch on all {expected.numel()} values.")
+    factor = _constant_factor(got, expected)
+    if factor is not None:
+        return CheckResult(False, _explain_factor(factor, what, reduction, inputs[0].numel()))
+    bad = ~torch.isclose(got, expected, rtol=1e-7, atol=1e-9, equal_nan=True)
+    index = int(torch.nonzero(bad.flatten())[0])
+    position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), expected.shape))
+    detail = ""
+    if expected.shape == inputs[0].shape:
+        residual = (inputs[0] - inputs[1])[position] if len(inputs) > 1 else inputs[0][position]
+        detail = f" (where the residual is {float(residual):.4g})"
+    return CheckResult(
+        False,
+        f"Your {what} differs from torch at {int(bad.sum())} of {expected.numel()} values. "
+        f"First at index {position}{detail}: expected {float(expected[position]):.6g}, "
+        f"got {float(got[position]):.6g}.",
+    )
+
+
+def _constant_factor(got: Tensor, expected: Tensor) -> float | None:
+    """The constant ``k`` with ``got == k * expected`` everywhere, if there is one (and it is not 1)."""
+    nonzero = expected != 0
+    if not nonzero.any() or not torch.isfinite(got).all() or not torch.isfinite(expected).all():
+        return None
+    ratios = got[nonzero] / expected[nonzero]
+    k = float(ratios.flatten()[0])
+    if not torch.allclose(ratios, torch.full_like(ratios, k), rtol=1e-6):
+        return None
+    if not torch.allclose(got[~nonzero], torch.zeros_like(got[~nonzero])):
+        return None
+    return k
+
+
+def _explain_factor(k: float, what: str, reduction: str, numel: int) -> str:
+    """Name the usual cause of a result that is off by a constant factor ``k``."""
+    if math.isclose(k, -1.0, rel_tol=1e-6):
+        return f"Your {what} has the wrong sign: check the order of x - y or a missing minus."
+    if math.isclose(k, numel, rel_tol=1e-6):
+        return (f"Your {what} is {numel} times the expected value: did you sum where reduction='{reduction}' "
+                "averages?")
+    if math.isclose(k, 1 / numel, rel_tol=1e-6):
+        return (f"Your '{reduction}' {what} is 1/{numel} of the expected value: did you average instead of "
+                "summing?")
+    return f"Your {what} is {k:.6g} times the expected value: look for a missing or extra constant factor."
