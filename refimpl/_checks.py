@@ -53,13 +53,18 @@ def warn_if_size_mismatch(input: Tensor, target: Tensor) -> None:
 
 def broadcast_shapes(fn_name: str, first: str, a: Tensor, second: str, b: Tensor) -> torch.Size:
     """The common shape of ``a`` and ``b``; ``RuntimeError`` with torch's phrase when there is none."""
-    try:
-        return torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError as error:
-        raise RuntimeError(
-            f"{fn_name}(): {first} of shape {tuple(a.shape)} and {second} of shape {tuple(b.shape)} "
-            f"cannot be broadcast together: {error}"
-        ) from None
+    ndim = max(a.dim(), b.dim())
+    shape_a = (1,) * (ndim - a.dim()) + tuple(a.shape)
+    shape_b = (1,) * (ndim - b.dim()) + tuple(b.shape)
+    for dim, (size_a, size_b) in enumerate(zip(shape_a, shape_b)):
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise RuntimeError(
+                f"{fn_name}(): The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) at "
+                f"non-singleton dimension {dim} ({first} has shape {tuple(a.shape)}, {second} has shape "
+                f"{tuple(b.shape)}; they must be broadcastable)"
+            )
+    return torch.Size(max(size_a, size_b) if min(size_a, size_b) != 0 else 0
+                      for size_a, size_b in zip(shape_a, shape_b))
 
 
 def check_weight_size(fn_name: str, weight: Tensor, input: Tensor) -> None:

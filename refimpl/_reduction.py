@@ -132,6 +132,8 @@ def weighted_grads(
 
         \\frac{\\partial L}{\\partial w_j} = \\frac{l_j - L}{\\sum_i w_i}.
     """
+    dtype = torch.promote_types(loss.dtype, weight.dtype)  # a 0-dim grad_output would not promote
+    loss, dloss = loss.to(dtype), dloss.to(dtype)
     if reduction == "mean" and mean_over == "weight":
         total_weight = weight.sum()
         per_element = grad_output / total_weight

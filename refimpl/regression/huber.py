@@ -36,8 +36,8 @@ def huber_loss(
     Gradient: :math:`\partial l_i/\partial x_i = \operatorname{clamp}(r_i, -\delta, \delta)`; the target
     gets the negative. The loss is :math:`C^1`, so the value at :math:`|r| = \delta` is unambiguous.
 
-    The result has ``input``'s dtype (``target`` is converted), or the promoted dtype of ``input`` and
-    ``weight`` when weighted. Where torch's backward fails for mixed dtypes, this one returns the gradient.
+    The unweighted loss has ``input``'s dtype (computed in the promoted dtype of ``input`` and ``target``
+    and rounded to ``input``'s); a ``weight`` then promotes as in ``loss * weight``. Where torch's backward fails for mixed dtypes, this one returns the gradient.
 
     Args:
         input: predictions :math:`x`, floating point.
@@ -76,11 +76,8 @@ def huber_loss(
     out_dtype = input.dtype
     if weight is not None:
         reduction = _reduction.resolve_weighted("huber_loss", reduction)
-        out_dtype = torch.promote_types(out_dtype, weight.dtype)
-        dtype = torch.promote_types(dtype, weight.dtype)
-        weight = weight.to(dtype)
     input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
-    return _HuberLossFunction.apply(input, target, weight, reduction, delta).to(out_dtype)
+    return _HuberLossFunction.apply(input, target, weight, reduction, delta, out_dtype)
 
 
 def huber_loss_grad(
@@ -124,10 +121,10 @@ class _HuberLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`huber_loss`. Backward: :func:`huber_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, delta: float):
+    def forward(ctx, input, target, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
         ctx.save_for_backward(input, target, weight)
         ctx.reduction, ctx.delta = reduction, delta
-        loss = _huber(input - target, delta)
+        loss = _huber(input - target, delta).to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is not None:
             loss = loss * weight
         return _reduction.reduce_loss(loss, reduction)
@@ -136,7 +133,7 @@ class _HuberLossFunction(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
         grads = huber_loss_grad(grad_output, input, target, ctx.reduction, ctx.delta, weight)
-        return *grads, None, None
+        return *grads, None, None, None
 
 
 class HuberLoss(Loss):

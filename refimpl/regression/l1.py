@@ -65,8 +65,6 @@ def l1_loss(
     else:
         _checks.check_weight_size("l1_loss", weight, input)
         reduction = _reduction.resolve_weighted("l1_loss", reduction)
-        dtype = torch.promote_types(dtype, weight.dtype)
-        weight = weight.to(dtype)
     input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
     return _L1LossFunction.apply(input, target, weight, reduction)
 

@@ -62,8 +62,6 @@ def mse_loss(
     else:
         _checks.check_weight_size("mse_loss", weight, input)
         reduction = _reduction.resolve_weighted("mse_loss", reduction)
-        dtype = torch.promote_types(dtype, weight.dtype)
-        weight = weight.to(dtype)
     input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
     return _MSELossFunction.apply(input, target, weight, reduction)
 
