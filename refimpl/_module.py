@@ -23,9 +23,6 @@ class Loss(nn.Module):
         else:
             self.reduction = reduction
 
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
-
 
 class WeightedLoss(Loss):
     """Base of the losses with a per-class or per-element ``weight``, registered as a buffer."""

@@ -180,7 +180,8 @@ def regression_samples(
             for reduction in REDUCTIONS:
                 for wdesc, weight in (("weight", w), ("weight-with-zeros", w_zeros), ("weight-all-zero", w * 0)):
                     out.append(SampleInput(
-                        f"{wdesc}-{reduction}", (x, y), dict(reduction=reduction, weight=weight), wrt=(0, 1, "weight")
+                        f"{wdesc}-{reduction}", (x, y), dict(reduction=reduction, weight=weight), wrt=(0, 1, "weight"),
+                        kink=wdesc == "weight-all-zero",  # a weighted mean of 0/0: NaN, no finite differences
                     ))
                 x1, y2, w1 = randn("xw1", 1, 3, **t), randn("yw2", 2, 3, **t), w[:1, :3]
                 out.append(SampleInput(

@@ -147,6 +147,3 @@ class HuberLoss(Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, delta={self.delta}"

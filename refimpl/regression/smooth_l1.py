@@ -127,6 +127,3 @@ class SmoothL1Loss(Loss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, beta={self.beta}"

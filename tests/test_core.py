@@ -1,0 +1,96 @@
+"""The shared pieces: reduction strings and legacy arguments, and the exercise self-check's verdicts."""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn._reduction as torch_reduction
+
+from refimpl import _reduction
+from refimpl.testing import exercise_inputs, self_check
+
+
+@pytest.mark.parametrize("size_average", [None, True, False])
+@pytest.mark.parametrize("reduce", [None, True, False])
+def test_legacy_mapping_is_torchs(size_average, reduce):
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        got = _reduction.legacy_get_string(size_average, reduce)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        expected = torch_reduction.legacy_get_string(size_average, reduce)
+    assert got == expected
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+
+
+def test_resolve_rejects_unknown_reduction_naming_the_argument():
+    with pytest.raises(ValueError, match=r"mse_loss\(\): avg is not a valid value for reduction.*reduction='avg'"):
+        _reduction.resolve("mse_loss", "avg")
+
+
+def test_expand_grad_mean_divides_by_numel():
+    g = _reduction.expand_grad(torch.tensor(6.0), "mean", torch.Size([2, 3]))
+    assert g.shape == (2, 3) and torch.equal(g, torch.ones(2, 3))
+
+
+def _stub(input, target):
+    raise NotImplementedError
+
+
+def _mse_sum_instead_of_mean(input, target, reduction):
+    return ((input - target) ** 2).sum()
+
+
+def _mse_mean_instead_of_sum(input, target, reduction):
+    return ((input - target) ** 2).mean()
+
+
+def _mse_unreduced(input, target, reduction):
+    return (input - target) ** 2
+
+
+def _l1_wrong_sign(input, target):
+    return (target - input).sign()
+
+
+def _huber_wrong_branch(input, target, delta=1.0):
+    r = (input - target).abs()
+    return torch.where(r < delta, 0.5 * r * r, r - 0.5 * delta)  # smooth L1's linear part, off when delta != 1
+
+
+def _no_return(input, target):
+    (input - target).abs()
+
+
+@pytest.mark.parametrize(
+    "answer, name, options, phrase",
+    [
+        (_stub, "l1_loss", {}, "Not done yet"),
+        (_no_return, "l1_loss", {}, "returned None"),
+        (_mse_sum_instead_of_mean, "mse_loss", {"reduction": "mean"}, "20 times the expected value"),
+        (_mse_mean_instead_of_sum, "mse_loss", {"reduction": "sum"}, "1/20 of the expected value"),
+        (_mse_unreduced, "mse_loss", {"reduction": "mean"}, "one value per element"),
+        (_l1_wrong_sign, "l1_loss", {"kind": "grad"}, "wrong sign"),
+        (_huber_wrong_branch, "huber_loss", {"delta": 2.0}, "differs from torch at"),
+    ],
+)
+def test_self_check_says_what_is_wrong(answer, name, options, phrase, capsys):
+    result = self_check(answer, name, **options)
+    assert not result
+    assert phrase in result.message
+    assert phrase in capsys.readouterr().out
+
+
+def test_self_check_passes_a_right_answer():
+    def mse(input, target, reduction="mean"):
+        r = input - target
+        return (r * r).mean() if reduction == "mean" else r * r
+
+    assert self_check(mse, "mse_loss", reduction="mean")
+    assert self_check(mse, "mse_loss")
+
+
+def test_exercise_inputs_hit_the_kinks():
+    x, y = exercise_inputs("huber_loss")
+    residuals = set((x - y).flatten().tolist())
+    assert {0.0, 0.5, -1.0, 2.0, -2.0} <= {round(r, 12) for r in residuals}

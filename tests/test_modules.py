@@ -1,0 +1,66 @@
+"""refimpl.nn modules are drop-in replacements: same constructor behaviour and warnings, attributes,
+buffers and state_dict, same forward (value and gradients), and torch's state_dict loads into them."""
+
+import warnings
+
+import pytest
+import torch
+
+from cases import CASES
+from refimpl.testing import assert_close
+
+
+def _params():
+    for case in CASES:
+        for module_input in case.modules():
+            yield pytest.param(case, module_input, id=f"{case.ref_module.__name__}-{module_input.desc}")
+
+
+def _construct(cls, kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = cls(**kwargs)
+    return module, sorted((w.category.__name__, str(w.message)) for w in caught)
+
+
+def _forward(module, args):
+    leaves = [a.detach().clone().requires_grad_(True) for a in args]
+    try:
+        out = module(*leaves)
+    except Exception as exc:  # the exception is compared with torch's
+        return exc, None
+    grads = torch.autograd.grad(out.sum(), leaves) if out.requires_grad else None
+    return out.detach(), grads
+
+
+@pytest.mark.parametrize("case, module_input", list(_params()))
+def test_module_matches_torch(case, module_input):
+    torch_module, torch_warnings = _construct(case.torch_module, module_input.init_kwargs)
+    ref_module, ref_warnings = _construct(case.ref_module, module_input.init_kwargs)
+    assert isinstance(ref_module, torch.nn.Module)
+    assert ref_warnings == torch_warnings
+    public = {k: v for k, v in vars(torch_module).items() if not k.startswith("_") and k != "training"}
+    for attribute, value in public.items():
+        assert getattr(ref_module, attribute) == value, attribute
+    assert ref_module.state_dict().keys() == torch_module.state_dict().keys()
+    ref_module.load_state_dict(torch_module.state_dict())
+    assert [n for n, _ in ref_module.named_buffers()] == [n for n, _ in torch_module.named_buffers()]
+
+    expected, expected_grads = _forward(torch_module, module_input.forward_args)
+    actual, actual_grads = _forward(ref_module, module_input.forward_args)
+    if isinstance(expected, Exception):
+        assert isinstance(actual, type(expected)), f"torch raised {expected!r}, refimpl gave {actual!r}"
+        return
+    assert_close(actual, expected, "module forward")
+    for a, e in zip(actual_grads, expected_grads, strict=True):
+        assert_close(a, e, "module gradient")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.ref_module.__name__)
+def test_module_moves_like_torch(case):
+    """``.double()`` and ``.to()`` keep the module usable, and its repr names the same settings."""
+    torch_module, ref_module = case.torch_module(), case.ref_module()
+    ref_module = ref_module.double().to("cpu")
+    assert repr(ref_module).split("(", 1)[1] == repr(torch_module).split("(", 1)[1]
+    x, y = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    assert_close(ref_module(x, y), torch_module(x, y), "module forward after .double()")

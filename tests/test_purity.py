@@ -1,0 +1,108 @@
+"""The purity trap: refimpl derives every loss, so while a refimpl loss runs (forward and backward) no
+torch loss, softmax, log_softmax, pairwise_distance or cosine_similarity may be called, whether through
+``torch.nn.functional``, a ``torch.nn`` loss module, a Tensor method or the aten op itself.
+
+Two interceptors watch at once: a ``TorchFunctionMode`` sees the Python-level API (F.*, torch.*,
+Tensor methods, torch._C._nn.*), a ``TorchDispatchMode`` sees every aten op that reaches a kernel.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from cases import CASES
+
+FORBIDDEN = {
+    # every torch.nn.functional loss and the aten ops behind them
+    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "soft_margin_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "nll_loss", "nll_loss2d", "nll_loss_nd", "cross_entropy",
+    "cross_entropy_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
+    "multilabel_margin_loss", "multilabel_soft_margin_loss", "margin_ranking_loss", "hinge_embedding_loss",
+    "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
+    "_ctc_loss", "_cudnn_ctc_loss", "linear_cross_entropy",
+    # what the book derives instead of calling
+    "softmax", "log_softmax", "_softmax", "_log_softmax", "pairwise_distance", "_pairwise_distance",
+    "cosine_similarity",
+}
+
+
+class ForbiddenCall(AssertionError):
+    """refimpl called something it must derive."""
+
+
+def _is_forbidden(name: str) -> bool:
+    base = name.split("::")[-1].split(".")[0]
+    for suffix in ("_backward", "_forward", "_out"):
+        base = base.removesuffix(suffix)
+    return base in FORBIDDEN
+
+
+class _FunctionTrap(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if _is_forbidden(name):
+            raise ForbiddenCall(f"refimpl called torch's {name}")
+        return func(*args, **(kwargs or {}))
+
+
+class _DispatchTrap(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if _is_forbidden(func._schema.name):
+            raise ForbiddenCall(f"refimpl reached the aten op {func._schema.name}")
+        return func(*args, **(kwargs or {}))
+
+
+class trap:
+    """Context manager: fail on any forbidden call inside the block."""
+
+    def __enter__(self):
+        self.modes = [_FunctionTrap(), _DispatchTrap()]
+        for mode in self.modes:
+            mode.__enter__()
+
+    def __exit__(self, *exc):
+        for mode in reversed(self.modes):
+            mode.__exit__(*exc)
+
+
+def _run(fn, sample):
+    args = [a.detach().clone().requires_grad_(i in sample.wrt and a.is_floating_point())
+            if isinstance(a, torch.Tensor) else a for i, a in enumerate(sample.args)]
+    out = fn(*args, **sample.kwargs)
+    leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+    if out.requires_grad and leaves and not sample.forward_only:
+        torch.autograd.grad(out.sum(), leaves, allow_unused=True)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_refimpl_derives_never_delegates(case, dtype):
+    samples = case.samples("cpu", dtype)
+    assert samples
+    with trap():
+        for sample in samples:
+            _run(case.ref_fn, sample)
+        module = case.ref_module()
+        module(*samples[0].args[:2])
+
+
+@pytest.mark.parametrize(
+    "impure",
+    [
+        pytest.param(lambda x: F.mse_loss(x, x * 0), id="F.mse_loss"),
+        pytest.param(lambda x: torch._C._nn.l1_loss(x, x * 0, 1), id="torch._C._nn.l1_loss"),
+        pytest.param(lambda x: torch.nn.HuberLoss()(x, x * 0), id="nn.HuberLoss"),
+        pytest.param(lambda x: torch.softmax(x, 0), id="torch.softmax"),
+        pytest.param(lambda x: x.log_softmax(0), id="Tensor.log_softmax"),
+        pytest.param(lambda x: F.cosine_similarity(x[None], x[None]), id="F.cosine_similarity"),
+        pytest.param(lambda x: F.pairwise_distance(x[None], x[None]), id="F.pairwise_distance"),
+        pytest.param(lambda x: torch.ops.aten.smooth_l1_loss(x, x * 0, 1, 1.0), id="aten.smooth_l1_loss"),
+    ],
+)
+def test_trap_catches_delegation(impure):
+    """The trap is a test that can fail: each of these calls is caught."""
+    with pytest.raises(ForbiddenCall), trap():
+        impure(torch.randn(4))
