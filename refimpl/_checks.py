@@ -86,11 +86,17 @@ def check_floating(fn_name: str, kernel: str, dtype: torch.dtype, what: str = "i
 
 
 def check_not_bool(fn_name: str, input: Tensor, target: Tensor) -> None:
-    """Two bool tensors cannot be subtracted (torch's RuntimeError)."""
+    """``input - target`` is undefined when either is bool (torch's RuntimeError)."""
     if input.dtype == torch.bool and target.dtype == torch.bool:
         raise RuntimeError(
             f"{fn_name}(): Subtraction, the `-` operator, with two bool tensors is not supported "
             "(input and target are both bool; pass floating point tensors)."
+        )
+    if torch.bool in (input.dtype, target.dtype):
+        name = "input" if input.dtype == torch.bool else "target"
+        raise RuntimeError(
+            f"{fn_name}(): Subtraction, the `-` operator, with a bool tensor is not supported "
+            f"(argument {name} is bool; convert it with .float())."
         )
 
 

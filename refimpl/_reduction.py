@@ -97,20 +97,15 @@ def weighted_mean(loss: Tensor, weight: Tensor) -> Tensor:
     return loss.sum() / weight.sum()
 
 
-def expand_grad(grad_output: Tensor, reduction: str, shape: torch.Size) -> Tensor:
-    """The upstream gradient seen by each element of the unreduced loss.
+def grad_scale(grad_output: Tensor, reduction: str, numel: int) -> Tensor:
+    """The upstream gradient each element of the unreduced loss receives, ready to broadcast.
 
-    'none' passes ``grad_output`` through; 'sum' broadcasts the scalar to every element;
-    'mean' broadcasts it divided by the number of elements, the derivative of ``sum(l) / n``.
+    'none' passes ``grad_output`` through (one value per element); 'sum' gives every element the scalar
+    ``grad_output``; 'mean' gives it ``grad_output / n``, the derivative of ``sum(l) / n``.
     """
-    if reduction == "none":
-        return grad_output
-    numel = 1
-    for size in shape:
-        numel *= size
     if reduction == "mean":
-        grad_output = grad_output / numel
-    return grad_output.expand(shape)
+        return grad_output / numel
+    return grad_output
 
 
 def weighted_grads(
@@ -132,8 +127,9 @@ def weighted_grads(
 
         \\frac{\\partial L}{\\partial w_j} = \\frac{l_j - L}{\\sum_i w_i}.
     """
-    dtype = torch.promote_types(loss.dtype, weight.dtype)  # a 0-dim grad_output would not promote
-    loss, dloss = loss.to(dtype), dloss.to(dtype)
+    # Promote explicitly: a 0-dim grad_output would not promote a float32 loss against a float64 weight.
+    loss = loss.to(torch.promote_types(loss.dtype, weight.dtype))
+    dloss = dloss.to(torch.promote_types(dloss.dtype, weight.dtype))  # stays complex for complex residuals
     if reduction == "mean" and mean_over == "weight":
         total_weight = weight.sum()
         per_element = grad_output / total_weight
@@ -141,7 +137,7 @@ def weighted_grads(
         grad_residual = per_element * weight * dloss
         grad_weight = (per_element * loss).sum_to_size(weight.shape) - per_element * mean
         return grad_residual, grad_weight
-    per_element = expand_grad(grad_output, reduction, loss.shape)
+    per_element = grad_scale(grad_output, reduction, loss.numel())
     grad_residual = per_element * weight * dloss
     grad_weight = (per_element * loss).sum_to_size(weight.shape)
     return grad_residual, grad_weight

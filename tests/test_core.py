@@ -28,9 +28,9 @@ def test_resolve_rejects_unknown_reduction_naming_the_argument():
         _reduction.resolve("mse_loss", "avg")
 
 
-def test_expand_grad_mean_divides_by_numel():
-    g = _reduction.expand_grad(torch.tensor(6.0), "mean", torch.Size([2, 3]))
-    assert g.shape == (2, 3) and torch.equal(g, torch.ones(2, 3))
+def test_grad_scale_mean_divides_by_numel():
+    assert torch.equal(_reduction.grad_scale(torch.tensor(6.0), "mean", 6), torch.tensor(1.0))
+    assert torch.equal(_reduction.grad_scale(torch.tensor(6.0), "sum", 6), torch.tensor(6.0))
 
 
 def _stub(input, target):

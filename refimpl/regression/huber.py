@@ -87,7 +87,8 @@ def huber_loss_grad(
     reduction: str = "mean",
     delta: float = 1.0,
     weight: Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor | None]:
+    output_mask: tuple[bool, bool, bool] = (True, True, True),
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`huber_loss` for ``input`` and ``target`` of one (broadcast) shape.
 
     .. math::
@@ -95,26 +96,35 @@ def huber_loss_grad(
         \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i & |r_i| < \delta \\
         \delta \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
         = \operatorname{clamp}(r_i, -\delta, \delta), \qquad
-        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i}.
+        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i},
 
-    Returns ``(grad_input, grad_target, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
+    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', times
+    :math:`w_i` when weighted). Returns ``(grad_input, grad_target, grad_weight)``; an entry is ``None``
+    where ``output_mask`` is False or, for ``grad_weight``, without ``weight``.
     """
     residual = input - target
-    dloss = residual.clamp(-delta, delta)  # both branches meet at |r| = delta: the loss is C^1
     if weight is None:
-        grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * dloss
-        return grad_input, -grad_input, None
-    loss = _huber(residual, delta)
-    grad_input, grad_weight = _reduction.weighted_grads(
-        grad_output, loss, dloss, weight, reduction, mean_over="numel"
-    )
-    return grad_input, -grad_input, grad_weight
+        scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+        # Both branches meet at |r| = delta: the loss is C^1. In place: residual is our own temporary.
+        grad_input = residual.clamp_(-delta, delta).mul_(scale)
+        grad_weight = None
+    else:
+        slope = residual.clamp(-delta, delta)
+        grad_input, grad_weight = _reduction.weighted_grads(
+            grad_output, huber_from_slope(residual, slope), slope, weight, reduction, mean_over="numel"
+        )
+    grad_target = -grad_input if output_mask[1] else None
+    return grad_input if output_mask[0] else None, grad_target, grad_weight if output_mask[2] else None
 
 
-def _huber(residual: Tensor, delta: float) -> Tensor:
-    """The unreduced, unweighted Huber loss of a residual."""
-    abs_residual = residual.abs()
-    return torch.where(abs_residual < delta, 0.5 * abs_residual * abs_residual, delta * (abs_residual - 0.5 * delta))
+def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
+    r"""The unreduced Huber loss from the residual and its slope :math:`c = \operatorname{clamp}(r, -\delta, \delta)`.
+
+    :math:`l = c\,(r - \tfrac12 c)`, one expression for both branches: for :math:`|r| < \delta` it is
+    :math:`r \cdot \tfrac12 r`, otherwise :math:`\delta(|r| - \tfrac12\delta)`, with the same rounding as
+    torch's two branches and without computing both of them.
+    """
+    return torch.sub(residual, slope, alpha=0.5).mul_(slope)
 
 
 class _HuberLossFunction(torch.autograd.Function):
@@ -124,7 +134,9 @@ class _HuberLossFunction(torch.autograd.Function):
     def forward(ctx, input, target, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
         ctx.save_for_backward(input, target, weight)
         ctx.reduction, ctx.delta = reduction, delta
-        loss = _huber(input - target, delta).to(dtype)  # torch returns input's dtype, not the promoted one
+        residual = input - target
+        loss = huber_from_slope(residual, residual.clamp(-delta, delta))
+        loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is not None:
             loss = loss * weight
         return _reduction.reduce_loss(loss, reduction)
@@ -132,7 +144,9 @@ class _HuberLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
-        grads = huber_loss_grad(grad_output, input, target, ctx.reduction, ctx.delta, weight)
+        grads = huber_loss_grad(
+            grad_output, input, target, ctx.reduction, ctx.delta, weight, ctx.needs_input_grad[:3]
+        )
         return *grads, None, None, None
 
 

@@ -70,8 +70,13 @@ def l1_loss(
 
 
 def l1_loss_grad(
-    grad_output: Tensor, input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
-) -> tuple[Tensor, Tensor, Tensor | None]:
+    grad_output: Tensor,
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+    output_mask: tuple[bool, bool, bool] = (True, True, True),
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`l1_loss` for ``input`` and ``target`` of one (broadcast) shape.
 
     .. math::
@@ -80,18 +85,26 @@ def l1_loss_grad(
         \frac{\partial l_i}{\partial y_i} = -\operatorname{sgn}(x_i - y_i),
 
     with :math:`\operatorname{sgn}(0) = 0` (torch's subgradient at the kink) and, for complex
-    residuals, :math:`\operatorname{sgn}(r) = r/|r|`. Returns ``(grad_input, grad_target, grad_weight)``;
-    ``grad_weight`` is ``None`` without ``weight``.
+    residuals, :math:`\operatorname{sgn}(r) = r/|r|`; each is multiplied by the reduction's factor
+    (``grad_output``, or ``grad_output / n`` for 'mean', or :math:`w_i / \sum w` when weighted).
+    Returns ``(grad_input, grad_target, grad_weight)``; an entry is ``None`` where ``output_mask`` is
+    False or, for ``grad_weight``, without ``weight``.
     """
     residual = input - target
-    sign = torch.sgn(residual)  # sgn(0) = 0: the subgradient torch's abs backward picks
     if weight is None:
-        grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * sign
-        return grad_input, -grad_input, None
-    grad_input, grad_weight = _reduction.weighted_grads(
-        grad_output, residual.abs(), sign, weight, reduction, mean_over="weight"
-    )
-    return grad_input, -grad_input, grad_weight
+        scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+        if residual.is_complex():
+            grad_input = torch.sgn(residual) * scale  # r / |r|, and 0 at r = 0
+        else:
+            # sign(0) = 0: the subgradient torch's abs backward picks. In place: residual is our temporary.
+            grad_input = residual.sign_().mul_(scale)
+        grad_weight = None
+    else:
+        grad_input, grad_weight = _reduction.weighted_grads(
+            grad_output, residual.abs(), residual.sgn(), weight, reduction, mean_over="weight"
+        )
+    grad_target = -grad_input if output_mask[1] else None
+    return grad_input if output_mask[0] else None, grad_target, grad_weight if output_mask[2] else None
 
 
 class _L1LossFunction(torch.autograd.Function):
@@ -101,7 +114,8 @@ class _L1LossFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
         ctx.save_for_backward(input, target, weight)
         ctx.reduction = reduction
-        loss = (input - target).abs()
+        residual = input - target
+        loss = residual.abs() if residual.is_complex() else residual.abs_()  # complex |r| is real: not in place
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
         loss = loss * weight
@@ -112,8 +126,8 @@ class _L1LossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
-        grad_input, grad_target, grad_weight = l1_loss_grad(grad_output, input, target, ctx.reduction, weight)
-        return grad_input, grad_target, grad_weight, None
+        grads = l1_loss_grad(grad_output, input, target, ctx.reduction, weight, ctx.needs_input_grad[:3])
+        return *grads, None
 
 
 class L1Loss(Loss):

@@ -67,25 +67,35 @@ def mse_loss(
 
 
 def mse_loss_grad(
-    grad_output: Tensor, input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
-) -> tuple[Tensor, Tensor, Tensor | None]:
+    grad_output: Tensor,
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+    output_mask: tuple[bool, bool, bool] = (True, True, True),
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`mse_loss` for ``input`` and ``target`` of one (broadcast) shape.
 
     .. math::
 
         \frac{\partial l_i}{\partial x_i} = 2 (x_i - y_i), \qquad
-        \frac{\partial l_i}{\partial y_i} = -2 (x_i - y_i).
+        \frac{\partial l_i}{\partial y_i} = -2 (x_i - y_i),
 
-    Returns ``(grad_input, grad_target, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
+    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', or
+    :math:`w_i / \sum w` when weighted). Returns ``(grad_input, grad_target, grad_weight)``; an entry is
+    ``None`` where ``output_mask`` is False or, for ``grad_weight``, without ``weight``.
     """
     residual = input - target
     if weight is None:
-        grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * (2 * residual)
-        return grad_input, -grad_input, None
-    grad_input, grad_weight = _reduction.weighted_grads(
-        grad_output, residual * residual, 2 * residual, weight, reduction, mean_over="weight"
-    )
-    return grad_input, -grad_input, grad_weight
+        scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+        grad_input = residual.mul_(2 * scale)  # in place: residual is our own temporary
+        grad_weight = None
+    else:
+        grad_input, grad_weight = _reduction.weighted_grads(
+            grad_output, residual * residual, 2 * residual, weight, reduction, mean_over="weight"
+        )
+    grad_target = -grad_input if output_mask[1] else None
+    return grad_input if output_mask[0] else None, grad_target, grad_weight if output_mask[2] else None
 
 
 class _MSELossFunction(torch.autograd.Function):
@@ -95,8 +105,7 @@ class _MSELossFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
         ctx.save_for_backward(input, target, weight)
         ctx.reduction = reduction
-        residual = input - target
-        loss = residual * residual
+        loss = (input - target).square_()
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
         loss = loss * weight
@@ -107,8 +116,8 @@ class _MSELossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
-        grad_input, grad_target, grad_weight = mse_loss_grad(grad_output, input, target, ctx.reduction, weight)
-        return grad_input, grad_target, grad_weight, None
+        grads = mse_loss_grad(grad_output, input, target, ctx.reduction, weight, ctx.needs_input_grad[:3])
+        return *grads, None
 
 
 class MSELoss(Loss):

@@ -3,11 +3,14 @@ r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` computes it.
 Chapter: ``book/regression/smooth_l1.ipynb``.
 """
 
+import math
+
 import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
+from refimpl.regression.huber import huber_from_slope
 from refimpl.regression.l1 import l1_loss
 
 
@@ -68,29 +71,44 @@ def smooth_l1_loss(
         )
     dtype = torch.result_type(input, target)
     _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)
-    input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
-    return _SmoothL1LossFunction.apply(input, target, reduction, beta)
+    # float16 and bfloat16 are computed in float32, as torch's kernel does: beta itself may not be
+    # representable in half precision (1e-30 is 0 there), and the loss divides by it.
+    compute_dtype = torch.promote_types(dtype, torch.float32)
+    input, target = input.to(compute_dtype).expand(shape), target.to(compute_dtype).expand(shape)
+    return _SmoothL1LossFunction.apply(input, target, reduction, beta).to(dtype)
 
 
 def smooth_l1_loss_grad(
-    grad_output: Tensor, input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
-) -> tuple[Tensor, Tensor]:
+    grad_output: Tensor,
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    output_mask: tuple[bool, bool] = (True, True),
+) -> tuple[Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) for inputs of one shape.
 
     .. math::
 
         \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
-        \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}, \qquad
-        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i}.
+        \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
+        = \operatorname{clamp}(r_i / \beta, -1, 1), \qquad
+        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i},
 
-    Returns ``(grad_input, grad_target)``.
+    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean').
+    Returns ``(grad_input, grad_target)``; an entry is ``None`` where ``output_mask`` is False.
     """
     residual = input - target
-    # Both branches meet at |r| = beta (the loss is C^1). Written as torch's kernel tests it: r = +-inf with
-    # beta = inf takes the slope +-1 (not inf / inf), and a NaN residual fails the test and stays NaN.
-    dloss = torch.where(residual.abs() >= beta, torch.sign(residual), residual / beta)
-    grad_input = _reduction.expand_grad(grad_output, reduction, residual.shape) * dloss
-    return grad_input, -grad_input
+    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+    if beta == math.inf:
+        # Every finite residual is in the quadratic zone, whose slope r / inf is 0. torch's branch test sends
+        # r = +-inf to the linear zone (slope +-1) where inf / inf would give NaN; a NaN residual stays NaN.
+        grad_input = torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
+    else:
+        # Both branches meet at |r| = beta: the loss is C^1. In place: residual is our own temporary.
+        grad_input = residual.clamp_(-beta, beta).mul_(scale / beta)
+    grad_target = -grad_input if output_mask[1] else None
+    return grad_input if output_mask[0] else None, grad_target
 
 
 class _SmoothL1LossFunction(torch.autograd.Function):
@@ -100,15 +118,17 @@ class _SmoothL1LossFunction(torch.autograd.Function):
     def forward(ctx, input: Tensor, target: Tensor, reduction: str, beta: float) -> Tensor:
         ctx.save_for_backward(input, target)
         ctx.reduction, ctx.beta = reduction, beta
-        abs_residual = (input - target).abs()
-        loss = torch.where(abs_residual < beta, 0.5 * abs_residual * abs_residual / beta, abs_residual - 0.5 * beta)
-        return _reduction.reduce_loss(loss, reduction)
+        # smooth_l1(beta) is huber(delta=beta) / beta; the division comes after the reduction, where it is
+        # one operation on a scalar instead of one per element.
+        residual = input - target
+        loss = huber_from_slope(residual, residual.clamp(-beta, beta))
+        return _reduction.reduce_loss(loss, reduction) / beta
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
-        grad_input, grad_target = smooth_l1_loss_grad(grad_output, input, target, ctx.reduction, ctx.beta)
-        return grad_input, grad_target, None, None
+        grads = smooth_l1_loss_grad(grad_output, input, target, ctx.reduction, ctx.beta, ctx.needs_input_grad[:2])
+        return *grads, None, None
 
 
 class SmoothL1Loss(Loss):

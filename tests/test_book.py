@@ -1,0 +1,67 @@
+"""The book: every loss in the registry has its chapter, listed in the table of contents, with the
+template's sections in order, outputs stored, a figure, and refimpl's source read from the module."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from cases import CASES
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = [
+    "When to use it", "Definition", "Derivation", "Gradient", "Plots", "Reference implementation",
+    "Checked against torch.nn", "Pros and cons", "Pitfalls", "Exercises", "References",
+]
+
+
+def _notebook(case) -> dict:
+    return json.loads((ROOT / "book" / case.part / f"{case.chapter}.ipynb").read_text())
+
+
+def _headings(nb: dict) -> list[str]:
+    lines = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            lines += [line for line in "".join(cell["source"]).splitlines() if line.startswith("## ")]
+    return lines
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_is_in_the_toc(case):
+    toc = (ROOT / "_toc.yml").read_text()
+    assert re.search(rf"file:\s*book/{case.part}/{case.chapter}\s*$", toc, re.M)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_has_the_template_sections_in_order(case):
+    headings = _headings(_notebook(case))
+    positions = []
+    for section in SECTIONS:
+        found = [i for i, h in enumerate(headings) if section.lower() in h.lower()]
+        assert found, f"{case.chapter}: no '## ...{section}...' heading"
+        positions.append(found[0])
+    assert positions == sorted(positions), f"{case.chapter}: sections out of order: {headings}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_is_stored_with_outputs_and_a_figure(case):
+    nb = _notebook(case)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code
+    unexecuted = [c for c in code if c.get("execution_count") is None and "".join(c["source"]).strip()]
+    assert not unexecuted, f"{case.chapter}: {len(unexecuted)} code cells were never executed"
+    images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, f"{case.chapter}: no stored figure"
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{case.chapter}: a stored output is an error"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_reads_refimpl_source_and_checks_against_torch(case):
+    sources = "\n".join("".join(c["source"]) for c in _notebook(case)["cells"] if c["cell_type"] == "code")
+    assert "inspect.getsource" in sources, "the reference implementation must be read from the module"
+    assert f'assert_matches_torch("{case.name}"' in sources or f"assert_matches_torch('{case.name}'" in sources
+    assert "available_devices()" in sources, "the check must run on every available device"
