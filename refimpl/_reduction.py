@@ -134,10 +134,10 @@ def weighted_grads(
         total_weight = weight.sum()
         per_element = grad_output / total_weight
         mean = (weight * loss).sum() / total_weight
-        grad_residual = per_element * weight * dloss
-        grad_weight = (per_element * loss).sum_to_size(weight.shape) - per_element * mean
+        grad_residual = dloss * weight * per_element
+        grad_weight = (loss * per_element).sum_to_size(weight.shape) - per_element * mean
         return grad_residual, grad_weight
     per_element = grad_scale(grad_output, reduction, loss.numel())
-    grad_residual = per_element * weight * dloss
-    grad_weight = (per_element * loss).sum_to_size(weight.shape)
+    grad_residual = dloss * weight * per_element  # dimensioned operands first: a 0-dim one would not promote
+    grad_weight = (loss * per_element).sum_to_size(weight.shape)
     return grad_residual, grad_weight

@@ -199,8 +199,9 @@ def regression_samples(
                         f"weight-legacy-size_average={size_average}-reduce={reduce}", (x, y),
                         dict(size_average=size_average, reduce=reduce, weight=w), wrt=(0, 1, "weight"),
                     ))
-            if dtype == torch.float32:
-                out.append(SampleInput("weight-float64", (x, y), dict(weight=w.double()), wrt=(0, 1, "weight")))
+            if dtype in (torch.float32, torch.float64):
+                other = torch.float64 if dtype == torch.float32 else torch.float32
+                out.append(SampleInput(f"weight-{other}", (x, y), dict(weight=w.to(other)), wrt=(0, 1, "weight")))
         return out
 
     return samples
@@ -248,6 +249,8 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                                       "huber_loss does not support non-positive values for delta", "delta"))
             out.append(ErrorInput("delta-str", (x, y), dict(delta="1"), TypeError,
                                   "argument 'delta' .*must be float, not str", "delta"))
+            out.append(ErrorInput("delta-str-and-bad-reduction", (x, y), dict(delta="1", reduction="bad"), ValueError,
+                                  "bad is not a valid value for reduction", "reduction"))
             out.append(ErrorInput("int-input-float-target", (ints[0], ints[1].float()), {}, RuntimeError,
                                   "result type Float can't be cast to the desired output type Long", "input"))
             out.append(ErrorInput("bool-input-float-target", (torch.tensor([True, False]), torch.ones(2)), {},
@@ -259,6 +262,8 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                                       "smooth_l1_loss does not support negative values for beta", "beta"))
             out.append(ErrorInput("beta-str", (x, y), dict(beta="1"), TypeError,
                                   "argument 'beta' .*must be float, not str", "beta"))
+            out.append(ErrorInput("beta-str-and-bad-reduction", (x, y), dict(beta="1", reduction="bad"), ValueError,
+                                  "bad is not a valid value for reduction", "reduction"))
         if has_weight:
             out.append(ErrorInput("weight-size", (x, y), dict(weight=torch.ones(4)), ValueError,
                                   "Weights and input must have the same size", "weight"))
@@ -357,7 +362,9 @@ CASES = [
         torch_fn=F.smooth_l1_loss, ref_fn=RF.smooth_l1_loss,
         torch_module=torch.nn.SmoothL1Loss, ref_module=RN.SmoothL1Loss,
         samples=regression_samples(
-            "smooth_l1_loss", [{}, {"beta": 0.5}, {"beta": 2.0}, {"beta": 0.0}, {"beta": 1e-30}, {"beta": math.inf}],
+            "smooth_l1_loss",
+            [{}, {"beta": 0.5}, {"beta": 2.0}, {"beta": 0.0}, {"beta": 1e-30}, {"beta": 1e-40}, {"beta": 1e-46},
+             {"beta": math.inf}],
             kinks=[1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 0.0], weighted=False, legacy=True,
         ),
         errors=regression_errors("smooth_l1_loss", has_weight=False),

@@ -56,11 +56,11 @@ def huber_loss(
     _checks.check_tensor("huber_loss", "target", target)
     _checks.warn_if_size_mismatch(input, target)
     shape = _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
-    delta = _checks.check_number("huber_loss", "delta", delta, position=4)
     if weight is None:
         reduction = _reduction.resolve("huber_loss", reduction)
     else:
         _checks.check_weight_size("huber_loss", weight, input)
+    delta = _checks.check_number("huber_loss", "delta", delta, position=4)
     if not delta > 0:
         raise RuntimeError(
             f"huber_loss does not support non-positive values for delta (argument delta={delta}; "

@@ -59,11 +59,11 @@ def smooth_l1_loss(
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
     shape = _checks.broadcast_shapes("smooth_l1_loss", "input", input, "target", target)
-    beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
-    if beta == 0.0:
+    if isinstance(beta, (int, float, Tensor)) and beta == 0.0:
         # torch routes beta = 0 to l1_loss: the quadratic zone is empty and 0.5 r^2 / 0 would be NaN.
         return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
     reduction = _reduction.resolve("smooth_l1_loss", reduction)
+    beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
     if not beta >= 0:
         raise RuntimeError(
             f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; "
@@ -71,9 +71,15 @@ def smooth_l1_loss(
         )
     dtype = torch.result_type(input, target)
     _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)
-    # float16 and bfloat16 are computed in float32, as torch's kernel does: beta itself may not be
-    # representable in half precision (1e-30 is 0 there), and the loss divides by it.
+    # beta must be a normal number in the dtype we compute in, since the loss and its slope divide by it.
+    # So float16 and bfloat16 are computed in float32 (1e-30 is 0 in float16; torch's kernel too keeps beta
+    # out of half precision), and a beta below float32's smallest normal number (1e-40) in float64.
     compute_dtype = torch.promote_types(dtype, torch.float32)
+    if beta < torch.finfo(compute_dtype).tiny:
+        compute_dtype = torch.float64
+    if beta < torch.finfo(compute_dtype).tiny:
+        # Subnormal even in float64: every residual but 0 is in the linear zone, |r| - beta / 2 = |r|.
+        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
     input, target = input.to(compute_dtype).expand(shape), target.to(compute_dtype).expand(shape)
     return _SmoothL1LossFunction.apply(input, target, reduction, beta).to(dtype)
 
@@ -106,7 +112,7 @@ def smooth_l1_loss_grad(
         grad_input = torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
     else:
         # Both branches meet at |r| = beta: the loss is C^1. In place: residual is our own temporary.
-        grad_input = residual.clamp_(-beta, beta).mul_(scale / beta)
+        grad_input = residual.clamp_(-beta, beta).div_(beta).mul_(scale)
     grad_target = -grad_input if output_mask[1] else None
     return grad_input if output_mask[0] else None, grad_target
 
