@@ -56,15 +56,14 @@ def broadcast_shapes(fn_name: str, first: str, a: Tensor, second: str, b: Tensor
     ndim = max(a.dim(), b.dim())
     shape_a = (1,) * (ndim - a.dim()) + tuple(a.shape)
     shape_b = (1,) * (ndim - b.dim()) + tuple(b.shape)
-    for dim, (size_a, size_b) in enumerate(zip(shape_a, shape_b)):
+    for dim, (size_a, size_b) in enumerate(zip(shape_a, shape_b, strict=True)):
         if size_a != size_b and size_a != 1 and size_b != 1:
             raise RuntimeError(
                 f"{fn_name}(): The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) at "
                 f"non-singleton dimension {dim} ({first} has shape {tuple(a.shape)}, {second} has shape "
                 f"{tuple(b.shape)}; they must be broadcastable)"
             )
-    return torch.Size(max(size_a, size_b) if min(size_a, size_b) != 0 else 0
-                      for size_a, size_b in zip(shape_a, shape_b))
+    return torch.Size(size_b if size_a == 1 else size_a for size_a, size_b in zip(shape_a, shape_b, strict=True))
 
 
 def check_weight_size(fn_name: str, weight: Tensor, input: Tensor) -> None:

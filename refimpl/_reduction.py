@@ -92,9 +92,14 @@ def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     return loss.sum()
 
 
-def weighted_mean(loss: Tensor, weight: Tensor) -> Tensor:
-    """``sum(w * l) / sum(w)`` for an already weighted loss ``w * l``; NaN when the weights sum to 0."""
-    return loss.sum() / weight.sum()
+def reduce_weighted(loss: Tensor, weight: Tensor, reduction: str, mean_over: str) -> Tensor:
+    """Reduce ``weight * loss``. 'mean' divides by ``sum(weight)`` when ``mean_over='weight'`` (the
+    weighted mean of l1/mse, NaN when the weights sum to 0) or by the number of elements when
+    ``mean_over='numel'`` (huber)."""
+    weighted = loss * weight
+    if reduction == "mean" and mean_over == "weight":
+        return weighted.sum() / weight.sum()
+    return reduce_loss(weighted, reduction)
 
 
 def grad_scale(grad_output: Tensor, reduction: str, numel: int) -> Tensor:

@@ -145,10 +145,9 @@ def regression_samples(
                 for reduction in REDUCTIONS:
                     out.append(SampleInput(f"{desc}-{opt}-{reduction}", (x, y), dict(reduction=reduction, **option)))
             for reduction in REDUCTIONS:
-                x, y = _kink_pair(kinks, device, dtype)
-                out.append(SampleInput(f"kinks-{opt}-{reduction}", (x, y), dict(reduction=reduction, **option), kink=True))
-                x, y = _nonfinite_pair(device, dtype)
-                out.append(SampleInput(f"inf-nan-{opt}-{reduction}", (x, y), dict(reduction=reduction, **option), kink=True))
+                kwargs = dict(reduction=reduction, **option)
+                out.append(SampleInput(f"kinks-{opt}-{reduction}", _kink_pair(kinks, device, dtype), kwargs, kink=True))
+                out.append(SampleInput(f"inf-nan-{opt}-{reduction}", _nonfinite_pair(device, dtype), kwargs, kink=True))
         t = dict(dtype=dtype, device=device)
         x, y = randn("xe", 3, 4, **t), randn("ye", 3, 4, **t)
         out.append(SampleInput("elementwise_mean", (x, y), dict(reduction="elementwise_mean")))

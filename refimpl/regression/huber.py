@@ -37,7 +37,8 @@ def huber_loss(
     gets the negative. The loss is :math:`C^1`, so the value at :math:`|r| = \delta` is unambiguous.
 
     The unweighted loss has ``input``'s dtype (computed in the promoted dtype of ``input`` and ``target``
-    and rounded to ``input``'s); a ``weight`` then promotes as in ``loss * weight``. Where torch's backward fails for mixed dtypes, this one returns the gradient.
+    and rounded to ``input``'s); a ``weight`` then promotes as in ``loss * weight``. Where torch's backward
+    fails for mixed dtypes, this one returns the gradient.
 
     Args:
         input: predictions :math:`x`, floating point.
@@ -55,7 +56,7 @@ def huber_loss(
     _checks.check_tensor("huber_loss", "input", input)
     _checks.check_tensor("huber_loss", "target", target)
     _checks.warn_if_size_mismatch(input, target)
-    shape = _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
+    _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
     if weight is None:
         reduction = _reduction.resolve("huber_loss", reduction)
     else:
@@ -73,48 +74,40 @@ def huber_loss(
             f"huber_loss(): result type {_checks.dtype_name(dtype)} can't be cast to the desired output type "
             f"{_checks.dtype_name(input.dtype)} (the loss has input's dtype; make input floating point)"
         )
-    out_dtype = input.dtype
     if weight is not None:
         reduction = _reduction.resolve_weighted("huber_loss", reduction)
-    input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
-    return _HuberLossFunction.apply(input, target, weight, reduction, delta, out_dtype)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _HuberLossFunction.apply(input - target, weight, reduction, delta, input.dtype)
 
 
 def huber_loss_grad(
     grad_output: Tensor,
-    input: Tensor,
-    target: Tensor,
+    residual: Tensor,
     reduction: str = "mean",
     delta: float = 1.0,
     weight: Tensor | None = None,
-    output_mask: tuple[bool, bool, bool] = (True, True, True),
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    r"""Hand-derived gradient of :func:`huber_loss` for ``input`` and ``target`` of one (broadcast) shape.
+) -> tuple[Tensor, Tensor | None]:
+    r"""Hand-derived gradient of :func:`huber_loss` with respect to the residual :math:`r = x - y` and ``weight``.
 
     .. math::
 
-        \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i & |r_i| < \delta \\
-        \delta \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
+        \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i & |r_i| < \delta \\
+        \delta \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
         = \operatorname{clamp}(r_i, -\delta, \delta), \qquad
-        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i},
+        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
+        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
-    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', times
-    :math:`w_i` when weighted). Returns ``(grad_input, grad_target, grad_weight)``; an entry is ``None``
-    where ``output_mask`` is False or, for ``grad_weight``, without ``weight``.
+    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', and :math:`w_i`
+    when weighted). Both branches meet at :math:`|r| = \delta`: the loss is :math:`C^1`. Returns
+    ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
     """
-    residual = input - target
-    if weight is None:
-        scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-        # Both branches meet at |r| = delta: the loss is C^1. In place: residual is our own temporary.
-        grad_input = residual.clamp_(-delta, delta).mul_(scale)
-        grad_weight = None
-    else:
-        slope = residual.clamp(-delta, delta)
-        grad_input, grad_weight = _reduction.weighted_grads(
+    slope = residual.clamp(-delta, delta)
+    if weight is not None:
+        return _reduction.weighted_grads(
             grad_output, huber_from_slope(residual, slope), slope, weight, reduction, mean_over="numel"
         )
-    grad_target = -grad_input if output_mask[1] else None
-    return grad_input if output_mask[0] else None, grad_target, grad_weight if output_mask[2] else None
+    return slope.mul_(_reduction.grad_scale(grad_output, reduction, residual.numel())), None
 
 
 def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
@@ -128,26 +121,23 @@ def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
 
 
 class _HuberLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`huber_loss`. Backward: :func:`huber_loss_grad`."""
+    """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input, target, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
-        ctx.save_for_backward(input, target, weight)
+    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
+        ctx.save_for_backward(residual, weight)
         ctx.reduction, ctx.delta = reduction, delta
-        residual = input - target
         loss = huber_from_slope(residual, residual.clamp(-delta, delta))
         loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
-        if weight is not None:
-            loss = loss * weight
-        return _reduction.reduce_loss(loss, reduction)
+        if weight is None:
+            return _reduction.reduce_loss(loss, reduction)
+        return _reduction.reduce_weighted(loss, weight, reduction, mean_over="numel")
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, weight = ctx.saved_tensors
-        grads = huber_loss_grad(
-            grad_output, input, target, ctx.reduction, ctx.delta, weight, ctx.needs_input_grad[:3]
-        )
-        return *grads, None, None, None
+        residual, weight = ctx.saved_tensors
+        grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight)
+        return grad_residual, grad_weight, None, None, None
 
 
 class HuberLoss(Loss):

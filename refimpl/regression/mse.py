@@ -31,8 +31,8 @@ def mse_loss(
     With ``weight`` (same size as ``input``): :math:`l_i = w_i r_i^2`, 'sum' is :math:`\sum_i w_i r_i^2`
     and 'mean' is the weighted mean :math:`\sum_i w_i r_i^2 / \sum_i w_i`.
 
-    Gradient: :math:`\partial L/\partial x_i = 2 g\, r_i` times the reduction's factor (:math:`1/n`, or
-    :math:`w_i / \sum w` when weighted); the target gets the negative.
+    Gradient: :math:`\partial L/\partial x_i = 2 r_i` times the reduction's factor (:math:`g`,
+    :math:`g/n`, or :math:`g\,w_i / \sum w` when weighted); the target gets the negative.
 
     Args:
         input: predictions :math:`x`, any shape, floating point.
@@ -54,70 +54,61 @@ def mse_loss(
     _checks.warn_if_size_mismatch(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
-    shape = _checks.broadcast_shapes("mse_loss", "input", input, "target", target)
-    dtype = torch.result_type(input, target)
+    _checks.broadcast_shapes("mse_loss", "input", input, "target", target)
     if weight is None:
         reduction = _reduction.resolve("mse_loss", reduction)
-        _checks.check_floating("mse_loss", "mse_cpu", dtype)
+        _checks.check_floating("mse_loss", "mse_cpu", torch.result_type(input, target))
     else:
         _checks.check_weight_size("mse_loss", weight, input)
         reduction = _reduction.resolve_weighted("mse_loss", reduction)
-    input, target = input.to(dtype).expand(shape), target.to(dtype).expand(shape)
-    return _MSELossFunction.apply(input, target, weight, reduction)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _MSELossFunction.apply(input - target, weight, reduction)
 
 
 def mse_loss_grad(
     grad_output: Tensor,
-    input: Tensor,
-    target: Tensor,
+    residual: Tensor,
     reduction: str = "mean",
     weight: Tensor | None = None,
-    output_mask: tuple[bool, bool, bool] = (True, True, True),
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    r"""Hand-derived gradient of :func:`mse_loss` for ``input`` and ``target`` of one (broadcast) shape.
+) -> tuple[Tensor, Tensor | None]:
+    r"""Hand-derived gradient of :func:`mse_loss` with respect to the residual :math:`r = x - y` and ``weight``.
 
     .. math::
 
-        \frac{\partial l_i}{\partial x_i} = 2 (x_i - y_i), \qquad
-        \frac{\partial l_i}{\partial y_i} = -2 (x_i - y_i),
+        \frac{\partial l_i}{\partial r_i} = 2 r_i, \qquad
+        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
+        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
-    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', or
-    :math:`w_i / \sum w` when weighted). Returns ``(grad_input, grad_target, grad_weight)``; an entry is
-    ``None`` where ``output_mask`` is False or, for ``grad_weight``, without ``weight``.
+    times the reduction's factor (``grad_output``, ``grad_output / n`` for 'mean', or :math:`w_i / \sum w`
+    for the weighted mean). Returns ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None``
+    without ``weight``.
     """
-    residual = input - target
-    if weight is None:
-        scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-        grad_input = residual.mul_(2 * scale)  # in place: residual is our own temporary
-        grad_weight = None
-    else:
-        grad_input, grad_weight = _reduction.weighted_grads(
+    if weight is not None:
+        return _reduction.weighted_grads(
             grad_output, residual * residual, 2 * residual, weight, reduction, mean_over="weight"
         )
-    grad_target = -grad_input if output_mask[1] else None
-    return grad_input if output_mask[0] else None, grad_target, grad_weight if output_mask[2] else None
+    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+    return residual * (2 * scale), None
 
 
 class _MSELossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`mse_loss`. Backward: :func:`mse_loss_grad`."""
+    """Forward: the formula of :func:`mse_loss` on the residual. Backward: :func:`mse_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-        ctx.save_for_backward(input, target, weight)
+    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+        ctx.save_for_backward(residual, weight)
         ctx.reduction = reduction
-        loss = (input - target).square_()
+        loss = residual * residual
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
-        loss = loss * weight
-        if reduction == "mean":
-            return _reduction.weighted_mean(loss, weight)
-        return _reduction.reduce_loss(loss, reduction)
+        return _reduction.reduce_weighted(loss, weight, reduction, mean_over="weight")
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, weight = ctx.saved_tensors
-        grads = mse_loss_grad(grad_output, input, target, ctx.reduction, weight, ctx.needs_input_grad[:3])
-        return *grads, None
+        residual, weight = ctx.saved_tensors
+        grad_residual, grad_weight = mse_loss_grad(grad_output, residual, ctx.reduction, weight)
+        return grad_residual, grad_weight, None
 
 
 class MSELoss(Loss):

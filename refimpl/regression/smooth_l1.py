@@ -80,61 +80,50 @@ def smooth_l1_loss(
     if beta < torch.finfo(compute_dtype).tiny:
         # Subnormal even in float64: every residual but 0 is in the linear zone, |r| - beta / 2 = |r|.
         return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
-    input, target = input.to(compute_dtype).expand(shape), target.to(compute_dtype).expand(shape)
-    return _SmoothL1LossFunction.apply(input, target, reduction, beta).to(dtype)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    residual = input.to(compute_dtype) - target.to(compute_dtype)
+    return _SmoothL1LossFunction.apply(residual, reduction, beta).to(dtype)
 
 
-def smooth_l1_loss_grad(
-    grad_output: Tensor,
-    input: Tensor,
-    target: Tensor,
-    reduction: str = "mean",
-    beta: float = 1.0,
-    output_mask: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
-    r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) for inputs of one shape.
+def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) with respect to the residual :math:`r = x - y`.
 
     .. math::
 
-        \frac{\partial l_i}{\partial x_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
-        \operatorname{sgn}(r_i) & \text{otherwise} \end{cases}
-        = \operatorname{clamp}(r_i / \beta, -1, 1), \qquad
-        \frac{\partial l_i}{\partial y_i} = -\frac{\partial l_i}{\partial x_i},
+        \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
+        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
+        = \frac{\operatorname{clamp}(r_i, -\beta, \beta)}{\beta}, \qquad
+        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
+        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
-    each multiplied by the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean').
-    Returns ``(grad_input, grad_target)``; an entry is ``None`` where ``output_mask`` is False.
+    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
+    :math:`|r| = \beta`: the loss is :math:`C^1`.
     """
-    residual = input - target
     scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
     if beta == math.inf:
         # Every finite residual is in the quadratic zone, whose slope r / inf is 0. torch's branch test sends
         # r = +-inf to the linear zone (slope +-1) where inf / inf would give NaN; a NaN residual stays NaN.
-        grad_input = torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
-    else:
-        # Both branches meet at |r| = beta: the loss is C^1. In place: residual is our own temporary.
-        grad_input = residual.clamp_(-beta, beta).div_(beta).mul_(scale)
-    grad_target = -grad_input if output_mask[1] else None
-    return grad_input if output_mask[0] else None, grad_target
+        return torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
+    return residual.clamp(-beta, beta).div_(beta).mul_(scale)
 
 
 class _SmoothL1LossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`smooth_l1_loss`. Backward: :func:`smooth_l1_loss_grad`."""
+    """Forward: the formula of :func:`smooth_l1_loss` on the residual. Backward: :func:`smooth_l1_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, reduction: str, beta: float) -> Tensor:
-        ctx.save_for_backward(input, target)
+    def forward(ctx, residual: Tensor, reduction: str, beta: float) -> Tensor:
+        ctx.save_for_backward(residual)
         ctx.reduction, ctx.beta = reduction, beta
         # smooth_l1(beta) is huber(delta=beta) / beta; the division comes after the reduction, where it is
         # one operation on a scalar instead of one per element.
-        residual = input - target
         loss = huber_from_slope(residual, residual.clamp(-beta, beta))
         return _reduction.reduce_loss(loss, reduction) / beta
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target = ctx.saved_tensors
-        grads = smooth_l1_loss_grad(grad_output, input, target, ctx.reduction, ctx.beta, ctx.needs_input_grad[:2])
-        return *grads, None, None
+        (residual,) = ctx.saved_tensors
+        return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta), None, None
 
 
 class SmoothL1Loss(Loss):
