@@ -22,7 +22,7 @@ def smooth_l1_loss(
     reduction: str = "mean",
     beta: float = 1.0,
 ) -> Tensor:
-    r"""Smooth L1 loss: quadratic (scaled by :math:`1/\beta`) below ``beta``, exactly :math:`|r|` above.
+    r"""Smooth L1 loss: quadratic (scaled by :math:`1/\beta`) below ``beta``, :math:`|r| - \beta/2` above.
 
     With :math:`r = x - y` after broadcasting and :math:`\beta > 0`:
 
@@ -38,7 +38,7 @@ def smooth_l1_loss(
     slope 1, while Huber's has slope :math:`\delta`.
 
     Gradient: :math:`\partial l_i / \partial x_i = r_i/\beta` for :math:`|r_i| < \beta`, else
-    :math:`\operatorname{sgn}(r_i)`; the target gets the negative.
+    :math:`\operatorname{sign}(r_i)`; the target gets the negative.
 
     Args:
         input: predictions :math:`x`, floating point.
