@@ -6,4 +6,4 @@ from refimpl.regression.l1 import L1Loss
 from refimpl.regression.mse import MSELoss
 from refimpl.regression.smooth_l1 import SmoothL1Loss
 
-__all__ = ["HuberLoss", "L1Loss", "MSELoss", "SmoothL1Loss"]
+__all__ = sorted(name for name in dir() if name.endswith("Loss"))

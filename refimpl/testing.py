@@ -118,20 +118,30 @@ class CheckResult:
         return self.message
 
 
-def exercise_inputs(name: str) -> tuple[Tensor, ...]:
-    """Seeded float64 inputs for the exercises of loss ``name``: ordinary values plus the kinks.
+def _regression_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """``input`` and ``target`` of shape (4, 5) whose residuals include 0, the thresholds ±0.5, ±1 and ±2,
+    small and large values."""
+    target = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    residual = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    residual[0, :5] = torch.tensor([0.0, 0.5, -1.0, 2.0, -2.0], dtype=torch.float64)
+    residual[1, :2] = torch.tensor([1e-3, 50.0], dtype=torch.float64)
+    return target + residual, target
 
-    For the regression losses: ``input`` and ``target`` of shape (4, 5) whose residuals include 0, the
-    thresholds ±0.5, ±1 and ±2, small and large values.
-    """
-    generator = torch.Generator().manual_seed(0)
-    if name in ("l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"):
-        target = torch.randn(4, 5, generator=generator, dtype=torch.float64)
-        residual = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
-        residual[0, :5] = torch.tensor([0.0, 0.5, -1.0, 2.0, -2.0], dtype=torch.float64)
-        residual[1, :2] = torch.tensor([1e-3, 50.0], dtype=torch.float64)
-        return target + residual, target
-    raise KeyError(f"no exercise inputs for {name!r}")
+
+EXERCISE_INPUTS: dict[str, Callable[[torch.Generator], tuple[Tensor, ...]]] = {
+    # loss name: maker of seeded float64 inputs (ordinary values plus the kinks) for its exercises
+    "l1_loss": _regression_exercise_inputs,
+    "mse_loss": _regression_exercise_inputs,
+    "huber_loss": _regression_exercise_inputs,
+    "smooth_l1_loss": _regression_exercise_inputs,
+}
+
+
+def exercise_inputs(name: str) -> tuple[Tensor, ...]:
+    """Seeded float64 inputs for the exercises of loss ``name`` (see ``EXERCISE_INPUTS``)."""
+    if name not in EXERCISE_INPUTS:
+        raise KeyError(f"no exercise inputs for {name!r}; pass inputs=... to self_check")
+    return EXERCISE_INPUTS[name](torch.Generator().manual_seed(0))
 
 
 def self_check(
@@ -140,20 +150,23 @@ def self_check(
     *,
     kind: str = "loss",
     reduction: str | None = None,
+    inputs: Sequence[Tensor] | None = None,
     **options,
 ) -> CheckResult:
     """Grade ``answer`` against ``torch.nn.functional.<name>`` and print a verdict in words.
 
     ``kind='loss'``: ``answer(*inputs, **options)`` must return the loss with ``reduction``
     (default ``'none'``). ``kind='grad'``: it must return the gradient of the loss with ``reduction``
-    (default ``'sum'``) with respect to the first input. ``reduction`` is passed to ``answer`` only if
-    it asks for it. Returns a :class:`CheckResult` (truthy when right) and prints its message.
+    (default ``'sum'``) with respect to the first input. ``inputs`` are the positional tensors both are
+    called with (default: :func:`exercise_inputs`); only the first is differentiated. ``reduction`` is
+    passed to ``answer`` only if it asks for it. Returns a :class:`CheckResult` (truthy when right) and
+    prints its message.
     """
     if kind not in ("loss", "grad"):
         raise ValueError(f"self_check(): kind={kind!r} is not valid (expected 'loss' or 'grad')")
     if reduction is None:
         reduction = "none" if kind == "loss" else "sum"
-    inputs = exercise_inputs(name)
+    inputs = tuple(exercise_inputs(name) if inputs is None else inputs)
     leaves = [t.clone().requires_grad_(i == 0) for i, t in enumerate(inputs)]
     expected = getattr(F, name)(*leaves, reduction=reduction, **options)
     if kind == "grad":
@@ -202,9 +215,10 @@ def _judge(got: object, expected: Tensor, inputs: Sequence[Tensor], what: str, r
     index = int(torch.nonzero(bad.flatten())[0])
     position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), expected.shape))
     detail = ""
-    if expected.shape == inputs[0].shape:
-        residual = (inputs[0] - inputs[1])[position] if len(inputs) > 1 else inputs[0][position]
-        detail = f" (where the residual is {float(residual):.4g})"
+    if len(inputs) > 1 and expected.shape == inputs[0].shape == inputs[1].shape and not inputs[0].is_complex():
+        residual = inputs[0][position] - inputs[1][position]
+        detail = f" (input {float(inputs[0][position]):.4g}, target {float(inputs[1][position]):.4g}, x - y = " \
+                 f"{float(residual):.4g})"
     return CheckResult(
         False,
         f"Your {what} differs from torch at {int(bad.sum())} of {expected.numel()} values. "

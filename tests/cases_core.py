@@ -1,0 +1,93 @@
+"""The registry's building blocks: sample, error, module and known-value records, and ``LossCase``.
+
+A case wires a loss's torch and refimpl callables to its sample generator, error generator, module
+constructor arguments and dtypes. The cases themselves live in ``cases_<part>.py``, one file per part of
+the book, and ``cases.py`` gathers them in the order of the architecture table.
+
+Samples aim at the math: every reduction, every option, the kinks and thresholds, ties, broadcasting,
+empty batches, 0-dim and K-dimensional inputs, non-finite values, legacy arguments. Each has a ``desc``
+that becomes its pytest id, and its random numbers come from a generator seeded by that ``desc``.
+"""
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+FLOATING = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@dataclass
+class SampleInput:
+    """One call: ``fn(*args, **kwargs)``; ``wrt`` names the arguments whose gradients are compared
+    (positions in ``args`` or keys of ``kwargs``)."""
+
+    desc: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    wrt: tuple = (0, 1)
+    kink: bool = False  # a point where the loss is not differentiable: left out of gradcheck only
+    forward_only: str = ""  # non-empty: the reason the gradients are not compared
+
+
+@dataclass
+class ErrorInput:
+    """A malformed call: torch and refimpl must raise ``exc_type``; both messages match ``match``
+    (torch's key phrase) and refimpl's also contains ``names`` (the offending argument)."""
+
+    desc: str
+    args: tuple
+    kwargs: dict
+    exc_type: type
+    match: str
+    names: str
+
+
+@dataclass
+class ModuleInput:
+    """Constructor arguments for the module pair, and the forward arguments to run them on."""
+
+    desc: str
+    init_kwargs: dict
+    forward_args: tuple
+
+
+@dataclass
+class KnownValue:
+    """A value computed by hand from the docstring formula; torch and refimpl must both give it."""
+
+    desc: str
+    args: tuple
+    kwargs: dict
+    expected: list | float
+
+
+@dataclass
+class LossCase:
+    name: str  # the torch.nn.functional name
+    part: str  # book/<part>/, refimpl/<part>/
+    chapter: str  # book/<part>/<chapter>.ipynb
+    torch_fn: Callable
+    ref_fn: Callable
+    torch_module: type
+    ref_module: type
+    samples: Callable[[str, torch.dtype], list[SampleInput]]
+    errors: Callable[[], list[ErrorInput]]
+    modules: Callable[[], list[ModuleInput]]
+    known_values: list[KnownValue]
+    dtypes: dict[str, tuple[torch.dtype, ...]]
+    double_backward: bool = True
+
+
+def make_generator(desc: str) -> torch.Generator:
+    """A CPU generator seeded from the sample's description, so each sample is reproducible alone."""
+    return torch.Generator().manual_seed(zlib.crc32(desc.encode()))
+
+
+def randn(desc: str, *shape: int, dtype: torch.dtype, device: str, scale: float = 1.0) -> Tensor:
+    """Seeded normal numbers, drawn in float64 on the CPU and then converted (same values everywhere)."""
+    values = scale * torch.randn(shape, generator=make_generator(desc), dtype=torch.float64)
+    return values.to(dtype=dtype, device=device)
