@@ -79,6 +79,9 @@ class LossCase:
     modules: Callable[[], list[ModuleInput]]
     known_values: list[KnownValue]
     dtypes: dict[str, tuple[torch.dtype, ...]]
+    # (float64 sample, upstream gradient) -> (gradients from the loss's <name>_grad, the same from torch's
+    # backward), in the same order; run on every smooth float64 sample
+    hand_gradient: Callable[[SampleInput, Tensor], tuple[list[Tensor], list[Tensor]]]
     double_backward: bool = True
 
 

@@ -1,5 +1,6 @@
 """Registry entries of the regression losses: l1, mse, huber, smooth_l1 (book/regression/)."""
 
+import inspect
 import math
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,7 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
+from refimpl._reduction import legacy_get_string
 
 
 def _regression_pairs(device: str, dtype: torch.dtype) -> Iterator[tuple[str, Tensor, Tensor, dict]]:
@@ -217,6 +219,44 @@ def regression_modules(name: str) -> Callable[[], list[ModuleInput]]:
     return modules
 
 
+def regression_hand_gradient(name: str, grad_fn: Callable, option_names: tuple[str, ...] = ()) -> Callable:
+    """``<name>_grad(grad_output, residual, reduction, *options, weight=...)`` against torch's backward:
+    its residual gradient is the input's (summed over broadcast dimensions), minus it the target's, and
+    its weight gradient the weight's."""
+
+    def hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        case = CASES_BY_NAME[name]
+        call = inspect.signature(case.ref_fn).bind(*sample.args, **sample.kwargs)
+        call.apply_defaults()
+        arguments = call.arguments
+        reduction = "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
+        if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
+            reduction = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
+        x, y, weight = arguments["input"], arguments["target"], arguments.get("weight")
+        leaves = {name: t.detach().clone().requires_grad_(True)
+                  for name, t in (("input", x), ("target", y), ("weight", weight))
+                  if isinstance(t, Tensor) and t.is_floating_point()}
+        torch_call = {**arguments, **leaves}
+        expected = torch.autograd.grad(case.torch_fn(**torch_call), list(leaves.values()), grad_output)
+        options = [arguments[name] for name in option_names]
+        hand = grad_fn(grad_output, x - y, reduction, *options, **({"weight": weight} if weight is not None else {}))
+        grad_residual, *grad_weight = hand if isinstance(hand, tuple) else (hand,)
+        grads = {"input": grad_residual.sum_to_size(x.shape).to(x.dtype),
+                 "target": -grad_residual.sum_to_size(y.shape).to(y.dtype)}
+        if weight is not None:
+            grads["weight"] = grad_weight[0].to(weight.dtype)
+        return [grads[name] for name in leaves], list(expected)
+
+    return hand_gradient
+
+
+def _smooth_l1_grad(grad_output: Tensor, residual: Tensor, reduction: str, beta: float) -> Tensor:
+    """smooth_l1_loss_grad, or l1_loss_grad where smooth_l1_loss itself becomes l1_loss (beta = 0)."""
+    if beta == 0:
+        return RF.l1_loss_grad(grad_output, residual, reduction)[0]
+    return RF.smooth_l1_loss_grad(grad_output, residual, reduction, beta)
+
+
 def _pair(values: list[float]) -> tuple[Tensor, Tensor]:
     """Inputs with residuals ``values`` against a zero target (float64)."""
     return torch.tensor(values, dtype=torch.float64), torch.zeros(len(values), dtype=torch.float64)
@@ -239,6 +279,7 @@ REGRESSION = [
                        dict(weight=torch.tensor([1.0, 0.0, 3.0, 1.0], dtype=torch.float64)),
                        (0.5 + 0 + 0 + 2.0) / 5),
         ],
+        hand_gradient=regression_hand_gradient("l1_loss", RF.l1_loss_grad, ()),
         dtypes=DEVICES_ALL_FLOATS,
     ),
     LossCase(
@@ -254,6 +295,7 @@ REGRESSION = [
                        dict(weight=torch.tensor([1.0, 0.0, 3.0, 1.0], dtype=torch.float64)),
                        (0.25 + 4.0) / 5),
         ],
+        hand_gradient=regression_hand_gradient("mse_loss", RF.mse_loss_grad, ()),
         dtypes=DEVICES_ALL_FLOATS,
     ),
     LossCase(
@@ -274,6 +316,7 @@ REGRESSION = [
                        dict(weight=torch.tensor([1.0, 0.0, 3.0, 1.0], dtype=torch.float64)),
                        (0.125 + 0 + 0 + 1.5) / 4),
         ],
+        hand_gradient=regression_hand_gradient("huber_loss", RF.huber_loss_grad, ("delta",)),
         dtypes=DEVICES_ALL_FLOATS,
     ),
     LossCase(
@@ -295,7 +338,8 @@ REGRESSION = [
                        [0.0625, 2.0, 0.0, 1.0]),
             KnownValue("beta=0 is L1", _pair(R), dict(reduction="none", beta=0.0), [0.5, 3.0, 0.0, 2.0]),
         ],
+        hand_gradient=regression_hand_gradient("smooth_l1_loss", _smooth_l1_grad, ("beta",)),
         dtypes=DEVICES_ALL_FLOATS,
     ),
 ]
-
+CASES_BY_NAME = {case.name: case for case in REGRESSION}

@@ -59,8 +59,12 @@ def test_module_matches_torch(case, module_input):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.ref_module.__name__)
 def test_module_moves_like_torch(case):
     """``.double()`` and ``.to()`` keep the module usable, and its repr names the same settings."""
-    torch_module, ref_module = case.torch_module(), case.ref_module()
-    ref_module = ref_module.double().to("cpu")
+    module_input = case.modules()[0]
+    torch_module = case.torch_module(**module_input.init_kwargs).double()
+    ref_module = case.ref_module(**module_input.init_kwargs).float().double().to("cpu")
     assert repr(ref_module).split("(", 1)[1] == repr(torch_module).split("(", 1)[1]
-    x, y = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
-    assert_close(ref_module(x, y), torch_module(x, y), "module forward after .double()")
+    assert {k: v.dtype for k, v in ref_module.state_dict().items()} == {
+        k: v.dtype for k, v in torch_module.state_dict().items()
+    }
+    args = [a.double() if a.is_floating_point() else a for a in module_input.forward_args]
+    assert_close(ref_module(*args), torch_module(*args), "module forward after .double()")
