@@ -1,0 +1,1 @@
+"""Classification losses: BCE, BCEWithLogits, NLL, CrossEntropy, SoftMargin, MultiLabelSoftMargin."""

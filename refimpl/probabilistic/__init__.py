@@ -1,0 +1,1 @@
+"""Probabilistic losses: PoissonNLL, GaussianNLL, KLDiv."""
