@@ -125,3 +125,11 @@ def dtype_name(dtype: torch.dtype) -> str:
         torch.complex64: "ComplexFloat",
         torch.complex128: "ComplexDouble",
     }.get(dtype, str(dtype))
+
+
+def check_bool(fn_name: str, name: str, value: object, position: int | None = None) -> None:
+    """Raise ``TypeError`` (torch's wording) unless ``value`` is a Python ``bool`` (flags such as ``log_target``,
+    ``log_input`` and ``full``: torch's argument parser rejects ints, NumPy bools and tensors)."""
+    if not isinstance(value, bool):
+        where = f" (position {position})" if position is not None else ""
+        raise TypeError(f"{fn_name}(): argument '{name}'{where} must be bool, not {type(value).__name__}")

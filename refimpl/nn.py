@@ -1,6 +1,7 @@
 """The module API: drop-in replacements for the ``torch.nn`` loss classes (same constructors, buffers,
 ``state_dict`` keys and forward). Each class lives beside its functional; this file only re-exports."""
 
+from refimpl.probabilistic.gaussian_nll import GaussianNLLLoss
 from refimpl.regression.huber import HuberLoss
 from refimpl.regression.l1 import L1Loss
 from refimpl.regression.mse import MSELoss

@@ -115,7 +115,8 @@ def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
 
     :math:`l = c\,(r - \tfrac12 c)`, one expression for both branches: for :math:`|r| < \delta` it is
     :math:`r \cdot \tfrac12 r`, otherwise :math:`\delta(|r| - \tfrac12\delta)`, with the same rounding as
-    torch's two branches and without computing both of them.
+    torch's two branches in float64, float32 and bfloat16 (torch's float16 kernel computes in float32 and
+    rounds once) and without computing both of them.
     """
     return torch.sub(residual, slope, alpha=0.5).mul_(slope)
 

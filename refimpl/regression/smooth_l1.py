@@ -72,8 +72,8 @@ def smooth_l1_loss(
     dtype = torch.result_type(input, target)
     _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)
     # beta must be a normal number in the dtype we compute in, since the loss and its slope divide by it.
-    # So float16 and bfloat16 are computed in float32 (1e-30 is 0 in float16; torch's kernel too keeps beta
-    # out of half precision), and a beta below float32's smallest normal number (1e-40) in float64.
+    # So float16 and bfloat16 are computed in float32 (1e-30 is 0 in float16, and 0.5 r^2 overflows float16
+    # beyond |r| = 362), and a beta below float32's smallest normal number (1e-40) in float64.
     compute_dtype = torch.promote_types(dtype, torch.float32)
     if beta < torch.finfo(compute_dtype).tiny:
         compute_dtype = torch.float64
