@@ -23,11 +23,71 @@ import refimpl.functional as RF
 SIZES = {"small": (64, 16), "large": (4096, 1024)}  # (N, D): latency and throughput
 
 
+def _generator() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
 def regression_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = torch.Generator().manual_seed(0)
+    generator = _generator()
     x = torch.randn(n, d, generator=generator).to(device)
     y = torch.randn(n, d, generator=generator).to(device)
     return (x, y), {}
+
+
+def probability_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    p = torch.rand(n, d, generator=generator).clamp(1e-3, 1 - 1e-3).to(device)
+    y = torch.rand(n, d, generator=generator).to(device)
+    return (p, y), {}
+
+
+def logit_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    z = (3 * torch.randn(n, d, generator=generator)).to(device)
+    y = torch.rand(n, d, generator=generator).round().to(device)
+    return (z, y), {}
+
+
+def signed_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    z = (3 * torch.randn(n, d, generator=generator)).to(device)
+    y = (2 * torch.rand(n, d, generator=generator).round() - 1).to(device)
+    return (z, y), {}
+
+
+def class_index_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    z = (3 * torch.randn(n, c, generator=generator)).to(device)
+    y = torch.randint(0, c, (n,), generator=generator).to(device)
+    return (z, y), {}
+
+
+def log_probability_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    z = torch.randn(n, c, generator=generator)
+    log_p = z - z.logsumexp(1, keepdim=True)
+    y = torch.randint(0, c, (n,), generator=generator)
+    return (log_p.to(device), y.to(device)), {}
+
+
+def kl_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    z, t = torch.randn(n, c, generator=generator), torch.randn(n, c, generator=generator)
+    return ((z - z.logsumexp(1, keepdim=True)).to(device), (t - t.logsumexp(1, keepdim=True)).exp().to(device)), {}
+
+
+def count_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    x = torch.randn(n, d, generator=generator).to(device)
+    y = torch.poisson(torch.full((n, d), 3.0), generator=generator).to(device)
+    return (x, y), {}
+
+
+def gaussian_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    x, y = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
+    var = torch.rand(n, d, generator=generator) + 0.1
+    return (x.to(device), y.to(device), var.to(device)), {}
 
 
 BENCHMARKS: dict[str, tuple[Callable, dict]] = {
@@ -36,6 +96,15 @@ BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     "mse_loss": (regression_inputs, {}),
     "huber_loss": (regression_inputs, {"delta": 0.5}),
     "smooth_l1_loss": (regression_inputs, {"beta": 0.5}),
+    "poisson_nll_loss": (count_inputs, {}),
+    "gaussian_nll_loss": (gaussian_inputs, {}),
+    "kl_div": (kl_inputs, {"reduction": "batchmean"}),
+    "binary_cross_entropy": (probability_inputs, {}),
+    "binary_cross_entropy_with_logits": (logit_inputs, {}),
+    "nll_loss": (log_probability_inputs, {}),
+    "cross_entropy": (class_index_inputs, {}),
+    "soft_margin_loss": (signed_inputs, {}),
+    "multilabel_soft_margin_loss": (logit_inputs, {}),
 }
 
 
@@ -84,7 +153,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {options.repeats}, "
           "forward + backward")
     for device in devices:
-        print(f"\n{device}: {'loss':<18} {'size':<6} {'torch ms':>9} {'refimpl ms':>11} {'ratio':>6}")
+        print(f"\n{device}: {'loss':<33} {'size':<6} {'torch ms':>9} {'refimpl ms':>11} {'ratio':>6}")
         large_ratios = []
         for name in names:
             for size in SIZES:
@@ -92,7 +161,7 @@ def main() -> None:
                 ratio = t_ref / t_torch
                 if size == "large":
                     large_ratios.append(ratio)
-                print(f"{'':<5} {name:<18} {size:<6} {1e3 * t_torch:>9.3f} {1e3 * t_ref:>11.3f} {ratio:>6.2f}")
+                print(f"{'':<5} {name:<33} {size:<6} {1e3 * t_torch:>9.3f} {1e3 * t_ref:>11.3f} {ratio:>6.2f}")
         geometric_mean = math.exp(sum(map(math.log, large_ratios)) / len(large_ratios))
         print(f"{device}: geometric mean of the large-size ratios: {geometric_mean:.2f} (target <= 1.25)")
 

@@ -133,3 +133,51 @@ def check_bool(fn_name: str, name: str, value: object, position: int | None = No
     if not isinstance(value, bool):
         where = f" (position {position})" if position is not None else ""
         raise TypeError(f"{fn_name}(): argument '{name}'{where} must be bool, not {type(value).__name__}")
+
+
+def check_fits_output(fn_name: str, name: str, value: Tensor, output_shape: torch.Size, output: str = "loss") -> None:
+    """``value`` multiplies a result of ``output_shape`` in place, as torch's out-style kernels do
+    (``loss.mul_(weight)``): it must broadcast to that shape and may not enlarge it (RuntimeError with torch's
+    phrases: "The size of tensor a ... must match", "output with shape ... doesn't match the broadcast shape")."""
+    shape = tuple(output_shape)
+    ndim = max(len(shape), value.dim())
+    padded_output = (1,) * (ndim - len(shape)) + shape
+    padded_value = (1,) * (ndim - value.dim()) + tuple(value.shape)
+    for dim, (size_a, size_b) in enumerate(zip(padded_output, padded_value, strict=True)):
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise RuntimeError(
+                f"{fn_name}(): The size of tensor a ({size_a}) must match the size of tensor b ({size_b}) at "
+                f"non-singleton dimension {dim} (argument {name} of shape {tuple(value.shape)} must broadcast to "
+                f"the {output}'s shape {shape})"
+            )
+    pairs = zip(padded_output, padded_value, strict=True)
+    broadcast = tuple(size_b if size_a == 1 else size_a for size_a, size_b in pairs)
+    if broadcast != shape:
+        raise RuntimeError(
+            f"{fn_name}(): output with shape {list(shape)} doesn't match the broadcast shape {list(broadcast)} "
+            f"(argument {name} of shape {tuple(value.shape)} would enlarge the {output} of shape {shape}; it may "
+            "only broadcast to it)"
+        )
+
+
+def check_in_place_dtype(
+    fn_name: str, name: str, dtype: torch.dtype, output_dtype: torch.dtype, output: str = "loss"
+) -> None:
+    """``result.mul_(value)`` keeps ``result``'s dtype: torch refuses a value whose promoted type cannot be cast
+    back (a complex weight on a real loss, a float on an integer one)."""
+    result = torch.promote_types(output_dtype, dtype)
+    if not torch.can_cast(result, output_dtype):
+        raise RuntimeError(
+            f"{fn_name}(): result type {dtype_name(result)} can't be cast to the desired output type "
+            f"{dtype_name(output_dtype)} (argument {name} has dtype {dtype}; the {output} has dtype {output_dtype})"
+        )
+
+
+def check_tensor_argument(fn_name: str, name: str, value: object, position: int) -> None:
+    """Raise ``TypeError`` in the words of torch's argument parser unless ``value`` is a ``torch.Tensor``
+    (for losses whose torch version reaches a C++ op first: "argument 'input' (position 1) must be Tensor,
+    not list")."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{fn_name}(): argument '{name}' (position {position}) must be Tensor, not {type(value).__name__}"
+        )

@@ -4,10 +4,21 @@ each loss's hand-derived gradient ``<name>_grad``.
 Each function lives in its own module under its part of the book; this file only re-exports them.
 """
 
+from refimpl.classification.bce import binary_cross_entropy, binary_cross_entropy_grad
+from refimpl.classification.bce_with_logits import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+)
+from refimpl.classification.cross_entropy import cross_entropy, cross_entropy_grad
+from refimpl.classification.multilabel_soft_margin import multilabel_soft_margin_loss, multilabel_soft_margin_loss_grad
+from refimpl.classification.nll import nll_loss, nll_loss_grad
+from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_loss_grad
 from refimpl.probabilistic.gaussian_nll import gaussian_nll_loss, gaussian_nll_loss_grad
+from refimpl.probabilistic.kl_div import kl_div, kl_div_grad
+from refimpl.probabilistic.poisson_nll import poisson_nll_loss, poisson_nll_loss_grad
 from refimpl.regression.huber import huber_loss, huber_loss_grad
 from refimpl.regression.l1 import l1_loss, l1_loss_grad
 from refimpl.regression.mse import mse_loss, mse_loss_grad
 from refimpl.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_grad
 
-__all__ = sorted(name for name in dir() if not name.startswith("_") and name.endswith(("_loss", "_grad")))
+__all__ = sorted(name for name in dir() if not name.startswith("_"))

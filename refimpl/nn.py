@@ -1,7 +1,15 @@
 """The module API: drop-in replacements for the ``torch.nn`` loss classes (same constructors, buffers,
 ``state_dict`` keys and forward). Each class lives beside its functional; this file only re-exports."""
 
+from refimpl.classification.bce import BCELoss
+from refimpl.classification.bce_with_logits import BCEWithLogitsLoss
+from refimpl.classification.cross_entropy import CrossEntropyLoss
+from refimpl.classification.multilabel_soft_margin import MultiLabelSoftMarginLoss
+from refimpl.classification.nll import NLLLoss
+from refimpl.classification.soft_margin import SoftMarginLoss
 from refimpl.probabilistic.gaussian_nll import GaussianNLLLoss
+from refimpl.probabilistic.kl_div import KLDivLoss
+from refimpl.probabilistic.poisson_nll import PoissonNLLLoss
 from refimpl.regression.huber import HuberLoss
 from refimpl.regression.l1 import L1Loss
 from refimpl.regression.mse import MSELoss

@@ -128,12 +128,110 @@ def _regression_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...
     return target + residual, target
 
 
+def _gaussian_nll_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """``input``, ``target`` and ``var`` of shape (4, 5): ordinary variances between 0.05 and 5, and in the
+    first row a variance of 0, one below ``eps = 1e-6``, one exactly at it, one just above it and a large one."""
+    input = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    target = input + torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    var = 0.05 + 5 * torch.rand(4, 5, generator=generator, dtype=torch.float64)
+    var[0, :5] = torch.tensor([0.0, 1e-9, 1e-6, 2e-6, 100.0], dtype=torch.float64)
+    return input, target, var
+
+
+def _soft_margin_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Scores ``input`` and labels ``target`` (-1/+1) of shape (4, 5); the first row has the margins
+    y x = 0, 20, -20, 30 and -30 (large, but below the overflow of torch's formula in float64)."""
+    input = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    target = torch.randint(0, 2, (4, 5), generator=generator).double() * 2 - 1
+    input[0], target[0] = (torch.tensor([0.0, 20.0, -20.0, -30.0, 30.0], dtype=torch.float64),
+                           torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0], dtype=torch.float64))
+    return input, target
+
+
+def _multilabel_soft_margin_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Logits ``input`` and 0/1 targets ``target`` of shape (4, 5) (4 samples, 5 classes); the first row has
+    the logits 0 and +-15 with both labels, the second one soft target 0.3."""
+    input = 2 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    target = torch.randint(0, 2, (4, 5), generator=generator).double()
+    input[0], target[0] = (torch.tensor([0.0, 15.0, -15.0, 15.0, -15.0], dtype=torch.float64),
+                           torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    target[1, 0] = 0.3
+    return input, target
+
+
+def _bce_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Probabilities ``input`` and targets of shape (4, 5): ordinary values plus x = 0 and 1 (the log clamp at
+    -100), x = 1e-50 (below e^-100), hard and soft targets."""
+    input = torch.sigmoid(2 * torch.randn(4, 5, generator=generator, dtype=torch.float64))
+    target = torch.rand(4, 5, generator=generator, dtype=torch.float64)
+    input[0] = torch.tensor([0.0, 1.0, 1e-50, 0.5, 1.0 - 1e-9], dtype=torch.float64)
+    target[0] = torch.tensor([1.0, 0.0, 1.0, 0.5, 0.0], dtype=torch.float64)
+    target[1] = (target[1] > 0.5).to(torch.float64)
+    return input, target
+
+
+def _bce_with_logits_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Logits ``input`` and targets of shape (4, 5): ordinary values plus logits of +-1e4 and +-50, where a
+    naive log(sigmoid(x)) overflows or underflows, hard and soft targets."""
+    input = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    target = torch.rand(4, 5, generator=generator, dtype=torch.float64)
+    input[0] = torch.tensor([-1e4, 1e4, 0.0, -50.0, 50.0], dtype=torch.float64)
+    target[0] = torch.tensor([1.0, 0.0, 0.5, 1.0, 0.0], dtype=torch.float64)
+    target[1] = (target[1] > 0.5).to(torch.float64)
+    return input, target
+
+
+def _poisson_nll_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Log-rates ``input`` and counts ``target`` of shape (4, 5); the first row's counts are 0, 1, 2, 3 and 50,
+    around the Stirling term's threshold y > 1 and far above it."""
+    log_rate = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    counts = torch.poisson(log_rate.exp() * 3, generator=generator)
+    counts[0] = torch.tensor([0.0, 1.0, 2.0, 3.0, 50.0], dtype=torch.float64)
+    return log_rate, counts
+
+
+def _kl_div_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Log-probabilities ``input`` and probabilities ``target`` of shape (4, 5) (each row a distribution); the
+    first target row is one-hot and the second has a zero, where 0 log 0 must count as 0."""
+    logits = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    log_q = logits - logits.logsumexp(1, keepdim=True)
+    p = torch.rand(4, 5, generator=generator, dtype=torch.float64) + 0.1
+    p[0] = torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0], dtype=torch.float64)
+    p[1, 3] = 0.0
+    return log_q, p / p.sum(1, keepdim=True)
+
+
+def _nll_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Log-probabilities ``input`` of shape (6, 5) (each row normalised) and class indices ``target`` of shape
+    (6,): every class once, and one target equal to the default ``ignore_index`` -100."""
+    logits = 2 * torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    return logits - logits.logsumexp(1, keepdim=True), torch.tensor([0, 1, 2, 3, 4, -100])
+
+
+def _cross_entropy_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Logits ``input`` of shape (6, 5) and class indices ``target`` of shape (6,); the first row's logits are
+    of size 800 (``exp`` overflows even in float64 without the max shift) and the second row is uniform."""
+    logits = 2 * torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    logits[0] = torch.tensor([800.0, 790.0, -800.0, 0.0, 805.0], dtype=torch.float64)
+    logits[1] = 0.5
+    return logits, torch.tensor([0, 1, 2, 3, 4, 2])
+
+
 EXERCISE_INPUTS: dict[str, Callable[[torch.Generator], tuple[Tensor, ...]]] = {
     # loss name: maker of seeded float64 inputs (ordinary values plus the kinks) for its exercises
     "l1_loss": _regression_exercise_inputs,
     "mse_loss": _regression_exercise_inputs,
     "huber_loss": _regression_exercise_inputs,
     "smooth_l1_loss": _regression_exercise_inputs,
+    "binary_cross_entropy": _bce_exercise_inputs,
+    "binary_cross_entropy_with_logits": _bce_with_logits_exercise_inputs,
+    "soft_margin_loss": _soft_margin_exercise_inputs,
+    "multilabel_soft_margin_loss": _multilabel_soft_margin_exercise_inputs,
+    "gaussian_nll_loss": _gaussian_nll_exercise_inputs,
+    "poisson_nll_loss": _poisson_nll_exercise_inputs,
+    "kl_div": _kl_div_exercise_inputs,
+    "nll_loss": _nll_exercise_inputs,
+    "cross_entropy": _cross_entropy_exercise_inputs,
 }
 
 

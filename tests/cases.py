@@ -1,14 +1,30 @@
 """The registry: one ``LossCase`` per torch.nn loss, in the order of the architecture table.
 
 The tests in this folder are a handful of parametrized functions over ``CASES``; adding a loss means
-adding a case to its part's file (``cases_<part>.py``), not a test. The records and helpers the cases
-are built from are in ``cases_core.py``.
+adding a case to its chapter's file (``cases_<chapter>.py``) and its name to ``ORDER``, not a test. The
+records and helpers the cases are built from are in ``cases_core.py``.
 """
 
+from cases_bce import BCE_CASES
 from cases_core import FLOATING, REDUCTIONS, ErrorInput, KnownValue, LossCase, ModuleInput, SampleInput
+from cases_cross_entropy import CROSS_ENTROPY_CASES
+from cases_gaussian_nll import GAUSSIAN_NLL_CASES
+from cases_kl_poisson import KL_POISSON_CASES
 from cases_regression import REGRESSION
+from cases_soft_margin import SOFT_MARGIN_CASES
 
-CASES: list[LossCase] = [*REGRESSION]
+_BY_NAME = {
+    case.name: case
+    for case in (*REGRESSION, *KL_POISSON_CASES, *GAUSSIAN_NLL_CASES, *BCE_CASES, *CROSS_ENTROPY_CASES,
+                 *SOFT_MARGIN_CASES)
+}
+ORDER = [  # the architecture table's order
+    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss",
+    "poisson_nll_loss", "gaussian_nll_loss", "kl_div",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+]
+CASES: list[LossCase] = [_BY_NAME[name] for name in ORDER]
 CASES_BY_NAME = {case.name: case for case in CASES}
 
 __all__ = [

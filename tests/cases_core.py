@@ -53,6 +53,7 @@ class ModuleInput:
     desc: str
     init_kwargs: dict
     forward_args: tuple
+    wrt: tuple | None = None  # positions of forward_args that require grad (None: all; a target may not allow it)
 
 
 @dataclass

@@ -23,13 +23,14 @@ def _construct(cls, kwargs):
     return module, sorted((w.category.__name__, str(w.message)) for w in caught)
 
 
-def _forward(module, args):
-    leaves = [a.detach().clone().requires_grad_(True) for a in args]
+def _forward(module, args, wrt=None):
+    leaves = [a.detach().clone().requires_grad_(wrt is None or i in wrt) for i, a in enumerate(args)]
     try:
         out = module(*leaves)
     except Exception as exc:  # the exception is compared with torch's
         return exc, None
-    grads = torch.autograd.grad(out.sum(), leaves) if out.requires_grad else None
+    differentiable = [leaf for leaf in leaves if leaf.requires_grad]
+    grads = torch.autograd.grad(out.sum(), differentiable) if out.requires_grad else None
     return out.detach(), grads
 
 
@@ -46,8 +47,8 @@ def test_module_matches_torch(case, module_input):
     ref_module.load_state_dict(torch_module.state_dict())
     assert [n for n, _ in ref_module.named_buffers()] == [n for n, _ in torch_module.named_buffers()]
 
-    expected, expected_grads = _forward(torch_module, module_input.forward_args)
-    actual, actual_grads = _forward(ref_module, module_input.forward_args)
+    expected, expected_grads = _forward(torch_module, module_input.forward_args, module_input.wrt)
+    actual, actual_grads = _forward(ref_module, module_input.forward_args, module_input.wrt)
     if isinstance(expected, Exception):
         assert isinstance(actual, type(expected)), f"torch raised {expected!r}, refimpl gave {actual!r}"
         return

@@ -45,3 +45,10 @@ def test_docstring_formula_by_hand(case, known):
     expected = torch.tensor(known.expected, dtype=torch.float64)
     assert_close(case.torch_fn(*known.args, **known.kwargs), expected, f"torch {case.name} ({known.desc})")
     assert_close(case.ref_fn(*known.args, **known.kwargs), expected, f"refimpl {case.name} ({known.desc})")
+
+
+def test_every_case_is_listed_once_in_order():
+    from cases import _BY_NAME, ORDER
+
+    assert sorted(ORDER) == sorted(_BY_NAME), "a case is missing from ORDER, or ORDER names an unknown loss"
+    assert len(ORDER) == len(set(ORDER))

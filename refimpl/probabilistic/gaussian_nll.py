@@ -87,7 +87,9 @@ def gaussian_nll_loss(
             ``input``; ``target`` neither a tensor nor a number; ``reduction`` or ``eps`` of the wrong type.
         RuntimeError: an integer or bool ``var`` with a float ``eps`` (the in-place clamp cannot cast);
             ``eps=None``; bool ``input``/``target``; shapes that do not broadcast.
-        NotImplementedError: a complex ``var``.
+        NotImplementedError: a complex ``var``, or a float ``var`` with a complex ``input`` (torch fills a
+            complex tensor and cannot clamp it). A complex ``input`` with a real ``var`` gives a complex loss,
+            as in torch.
     """
     var = _variance_tensor(input, var)
     var = _variance_for_input(input, var)
@@ -141,16 +143,18 @@ def gaussian_nll_loss_grad(
     """
     v = _clamp_straight_through(var, eps)
     loss_shape = torch.broadcast_shapes(residual.shape, v.shape)
-    scale = _reduction.grad_scale(grad_output, reduction, math.prod(loss_shape))
+    # The upstream gradient of log v + q/v, i.e. with the loss's factor 1/2, as torch's backward passes it
+    # on. Expanding keeps it a dimensioned tensor: a 0-dim one would not promote against v in a float16 var.
+    half = (_reduction.grad_scale(grad_output, reduction, math.prod(loss_shape)) * 0.5).expand(loss_shape)
+    per_v = half / v  # the factor 1/v of both d(log v)/dv and d(q/v)/dq
     grad_residual = grad_var = None
     if needs_input_grad[0]:
-        # torch computes (s/2)/v * 2r; halving and doubling are exact, so this is the same number.
-        grad_residual = (scale / v * residual.conj()).sum_to_size(residual.shape)
+        grad_residual = (per_v * residual.conj()).mul_(2).sum_to_size(residual.shape)  # dq/dr = 2r
     if needs_input_grad[1]:
-        from_log = scale.real.expand(loss_shape).sum_to_size(v.shape) / v  # d(log v)/dv = 1/v
-        quotient = residual.square() / v  # q/v, as in the forward
-        from_quotient = (scale * (quotient / v).conj()).real.sum_to_size(v.shape)  # d(q/v)/dv = -(q/v)/v
-        grad_var = (from_log - from_quotient).mul_(0.5)
+        # d(log v)/dv = 1/v, summed over the broadcast dimensions before dividing, as autograd does
+        from_log = per_v.real if v.shape == loss_shape else half.real.sum_to_size(v.shape) / v
+        ratio = residual.square() / v / v  # d(q/v)/dv = -(q/v)/v, with q/v as in the forward
+        grad_var = from_log - (half * ratio.conj()).real.sum_to_size(v.shape)
     return grad_residual, grad_var
 
 

@@ -1,0 +1,162 @@
+r"""Soft margin loss, the logistic loss on labels -1/+1, as ``torch.nn.functional.soft_margin_loss`` defines it,
+computed in a form that does not overflow at large margins.
+
+Chapter: ``book/classification/soft_margin.ipynb``.
+"""
+
+import torch
+from torch import Tensor
+
+from refimpl import _checks, _reduction
+from refimpl._module import Loss
+
+
+def soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""Logistic loss of the margin :math:`y x`: :math:`\log(1 + e^{-y x})`, elementwise.
+
+    With the score :math:`x`, the label :math:`y` (meant to be :math:`\pm 1`; not checked) and
+    :math:`z_i = -y_i x_i` (computed in ``input``'s dtype, the target broadcast into ``input``'s shape):
+
+    .. math::
+
+        l_i = \log\bigl(1 + e^{z_i}\bigr) = \max(z_i, 0) + \operatorname{log1p}\bigl(e^{-|z_i|}\bigr),
+
+    reduced by 'none' (:math:`(l_i)_i`, ``input``'s shape), 'mean' (:math:`\frac1n \sum_i l_i`, :math:`n` the
+    number of elements of ``input``) or 'sum' (:math:`\sum_i l_i`). torch evaluates the first form literally,
+    ``log1p(exp(z))``: it is infinite once :math:`e^{z}` overflows, for :math:`z` above 88.72 (float32 and
+    bfloat16), 709.78 (float64) or 11.09 (float16). refimpl evaluates the second form, the stable softplus
+    (``torch.logaddexp(z, 0)``): its exponent is never positive, so the value is finite and correct to the
+    last bits there (:math:`l = z` to rounding for large :math:`z`), and it agrees with torch to rounding
+    wherever torch is finite. This is the one place where refimpl deliberately differs from torch.
+
+    Gradient, with :math:`\sigma(z) = 1/(1 + e^{-z})` and :math:`g_i` the upstream gradient (divided by
+    :math:`n` for 'mean'):
+
+    .. math::
+
+        \frac{\partial \ell}{\partial x_i} = -g_i\, y_i\, \sigma(z_i)
+            = -g_i\, y_i \frac{e^{z_i}}{1 + e^{z_i}} .
+
+    torch computes the right-hand quotient, which is :math:`\infty/\infty` = NaN where :math:`e^{z}` overflows;
+    refimpl's :math:`\sigma(z)` is finite for every :math:`z` (:math:`-g y` there, the exact value). The target
+    is not differentiable: a target that requires grad raises, as in torch.
+
+    Shapes: ``input`` :math:`(*)`; ``target`` broadcastable to it without enlarging it (a :math:`(C,)` target
+    against an :math:`(N, C)` input is fine, an :math:`(N, C)` target against an :math:`(N, 1)` input raises);
+    output :math:`()` for 'mean' and 'sum', ``input``'s shape for 'none'. The loss has ``input``'s dtype
+    (torch writes it into a tensor of that dtype): float32 for a float32 input and a float64 target. A complex
+    ``input`` gives the complex :math:`\log(1 + e^{z})` (not differentiable).
+
+    Args:
+        input: scores :math:`x`, floating point (or complex), any real value.
+        target: labels :math:`y`, :math:`\pm 1`; float, integer or bool (torch's backward then fails, refimpl's
+            does not); broadcastable to ``input``'s shape; must not require grad.
+        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Raises:
+        ValueError: invalid ``reduction`` (checked first, as in torch).
+        TypeError: ``input`` or ``target`` not a tensor.
+        RuntimeError: ``target`` requires grad; ``target`` that does not broadcast to ``input`` or would
+            enlarge it; a bool ``input``; an integer ``input``, or a ``target`` whose dtype cannot be cast to
+            ``input``'s (complex into real); a complex ``input`` that requires grad.
+    """
+    fn = "soft_margin_loss"
+    reduction = _reduction.resolve(fn, reduction, size_average, reduce)
+    _checks.check_tensor_argument(fn, "input", input, position=1)
+    _checks.check_tensor_argument(fn, "target", target, position=2)
+    if target.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(
+            f"{fn}(): The function '{fn}' is not differentiable with respect to argument 'target'. This input "
+            "cannot have requires_grad True. (the labels are constants: pass target.detach())"
+        )
+    if input.dtype == torch.bool:
+        raise RuntimeError(
+            f"{fn}(): Negation, the `-` operator, on a bool tensor is not supported (argument input is bool; "
+            "pass floating point scores)"
+        )
+    # the kernel multiplies the target into a tensor of input's shape: it may broadcast, not enlarge it
+    _checks.check_fits_output(fn, "target", target, input.shape, output="input")
+    result = torch.result_type(input, target)
+    if not (input.is_floating_point() or input.is_complex()):
+        # torch writes the loss into a tensor of input's dtype: the product with a float target, or else exp(),
+        # is a float that cannot be cast back into an integer input
+        produced = result if (result.is_floating_point or result.is_complex) else torch.get_default_dtype()
+        raise RuntimeError(
+            f"{fn}(): result type {_checks.dtype_name(produced)} can't be cast to the desired output type "
+            f"{_checks.dtype_name(input.dtype)} (argument input has dtype {input.dtype}; the loss has input's "
+            "dtype, so pass floating point scores)"
+        )
+    _checks.check_in_place_dtype(fn, "target", target.dtype, input.dtype, output="loss (input's dtype)")
+    if input.is_complex() and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(
+            f"{fn}(): {fn} does not support automatic differentiation for outputs with complex dtype "
+            f"(argument input is {input.dtype} and requires grad)"
+        )
+    return _SoftMarginLossFunction.apply(input, target, reduction)
+
+
+def soft_margin_loss_grad(
+    grad_output: Tensor,
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+) -> tuple[Tensor]:
+    r"""Hand-derived gradient of :func:`soft_margin_loss` with respect to ``input`` (the only differentiable input).
+
+    With :math:`z = -y x` and :math:`\frac{d}{dz}\log(1 + e^{z}) = \sigma(z)`:
+
+    .. math::
+
+        \frac{\partial \ell}{\partial x_i} = -g_i\, y_i\, \sigma(z_i), \qquad |\sigma(z)| \le 1,
+
+    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Never NaN for finite
+    inputs: where torch's :math:`e^{z}/(1 + e^{z})` is :math:`\infty/\infty`, :math:`\sigma(z) = 1`. Returns
+    ``(grad_input,)`` in ``input``'s dtype.
+    """
+    scale = _reduction.grad_scale(grad_output, reduction, input.numel())
+    # sigmoid(z) is finite for every z; the product is fresh (sigmoid's own output is saved for double backward)
+    grad_input = torch.sigmoid(negative_margin(input, target)).mul(target).mul_(scale).neg_()
+    return (grad_input.to(input.dtype),)  # a float64 target promotes the product; the gradient has input's dtype
+
+
+def negative_margin(input: Tensor, target: Tensor) -> Tensor:
+    r""":math:`z = -y x` as torch forms it, ``neg(input).mul_(target)``: the target broadcasts into ``input``'s
+    shape and the product is rounded to ``input``'s dtype."""
+    return torch.neg(input).mul_(target)
+
+
+class _SoftMarginLossFunction(torch.autograd.Function):
+    """Forward: the stable softplus of the negative margin, reduced. Backward: :func:`soft_margin_loss_grad`."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, target: Tensor, reduction: str) -> Tensor:
+        ctx.save_for_backward(input, target)
+        ctx.reduction = reduction
+        z = negative_margin(input, target)
+        if z.is_complex():
+            loss = torch.log1p(torch.exp(z))  # torch's formula: the branch of the complex log that torch picks
+        else:
+            # log(1 + e^z) = logaddexp(z, 0) = max(z, 0) + log1p(e^{-|z|}): no exponent is positive, so nothing
+            # overflows (torch's log1p(exp(z)) is inf beyond z = 88.7 in float32)
+            loss = torch.logaddexp(z, z.new_zeros(()))
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        input, target = ctx.saved_tensors
+        (grad_input,) = soft_margin_loss_grad(grad_output, input, target, ctx.reduction)
+        return grad_input, None, None
+
+
+class SoftMarginLoss(Loss):
+    """Drop-in for ``torch.nn.SoftMarginLoss``: ``SoftMarginLoss(size_average=None, reduce=None, reduction='mean')``."""
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return soft_margin_loss(input, target, reduction=self.reduction)

@@ -1,0 +1,498 @@
+"""Registry entries of PoissonNLLLoss and KLDivLoss (book/probabilistic/poisson_nll.ipynb, kl_div.ipynb).
+
+Poisson samples aim at the Stirling mask (targets 0, 1, just above 1, non-integer, negative), the two
+parametrisations (log-rate and rate, with ``eps`` at a zero rate), overflow of the exponential, integer and
+bool inputs that promote, and silent broadcasting. KL samples aim at the four reductions (with 'batchmean'
+dividing by the input's first size: C for a 1-D input, 1 for an input broadcast along the batch), zero,
+negative and infinite targets, ``log_target``, the legacy arguments that still divide under 'batchmean', and
+probabilities passed where log-probabilities belong.
+"""
+
+import inspect
+import math
+
+import torch
+import torch.nn.functional as F
+from cases_core import (
+    FLOATING,
+    REDUCTIONS,
+    ErrorInput,
+    KnownValue,
+    LossCase,
+    ModuleInput,
+    SampleInput,
+    make_generator,
+    randn,
+)
+from torch import Tensor
+
+import refimpl.functional as RF
+import refimpl.nn as RN
+from refimpl._reduction import legacy_get_string
+
+LEGACY = [(s, r) for s in (None, True, False) for r in (None, True, False) if (s, r) != (None, None)]
+
+
+def _log_probs(desc: str, *shape: int, dtype: torch.dtype, device: str, dim: int = -1) -> Tensor:
+    """Seeded log-probabilities along ``dim`` (z - logsumexp(z), drawn in float64, then converted)."""
+    z = randn(desc, *shape, dtype=torch.float64, device="cpu")
+    return (z - z.logsumexp(dim, keepdim=True)).to(dtype=dtype, device=device)
+
+
+def _probs(desc: str, *shape: int, dtype: torch.dtype, device: str, dim: int = -1) -> Tensor:
+    """Seeded probabilities along ``dim`` (the exp of :func:`_log_probs`), all well above 0."""
+    return _log_probs(desc, *shape, dtype=torch.float64, device="cpu", dim=dim).exp().to(dtype=dtype, device=device)
+
+
+def _t(values, dtype: torch.dtype, device: str) -> Tensor:
+    return torch.tensor(values, dtype=torch.float64).to(dtype=dtype, device=device)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# KLDivLoss
+
+KL_REDUCTIONS = (*REDUCTIONS, "batchmean")
+
+
+def _kl_pairs(device: str, dtype: torch.dtype):
+    """(desc, input, target as probabilities, target as log-probabilities) for every shape and broadcast."""
+    t = dict(dtype=dtype, device=device)
+
+    def pair(desc, *shape, dim=-1):
+        return _log_probs(f"x{desc}", *shape, dim=dim, **t), _log_probs(f"y{desc}", *shape, dim=dim, **t)
+
+    for desc, shape, dim in (("(3,5)", (3, 5), -1), ("(2,3,4)-classes-dim-1", (2, 3, 4), 1), ("1-D-(5,)", (5,), -1)):
+        x, log_y = pair(desc, *shape, dim=dim)
+        yield desc, x, log_y.exp(), log_y
+    x, log_y = _t(-0.7, **t), _t(-1.2, **t)
+    yield "0-dim", x, log_y.exp(), log_y
+    empty = torch.zeros(0, 5, **t)
+    yield "empty=(0,5)", empty, empty, empty
+    x, log_y = _log_probs("xb", 3, 5, **t), _log_probs("yb", 5, **t)
+    yield "broadcast-target-(5,)", x, log_y.exp(), log_y
+    x, log_y = _log_probs("xc", 1, 5, **t), _log_probs("yc", 3, 5, **t)
+    yield "broadcast-input-(1,5)", x, log_y.exp(), log_y  # batchmean divides by input.size(0) = 1
+    x, log_y = _log_probs("xd", 3, 1, dim=0, **t), _log_probs("yd", 1, 4, **t)
+    yield "broadcast-(3,1)-(1,4)", x, log_y.exp(), log_y
+    x, log_y = _log_probs("xe", 3, 5, **t), _log_probs("ye", 3, 5, **t)
+    x[:, 0] = -1e4  # extreme log-probabilities: t * x is large but finite in every dtype
+    yield "extreme-input-1e4", x, log_y.exp(), log_y
+    p, log_y = _probs("xf", 3, 5, **t), _log_probs("yf", 3, 5, **t)
+    yield "probabilities-as-input", p, log_y.exp(), log_y  # the misuse: the "divergence" goes negative
+
+
+def _kl_edges(device: str, dtype: torch.dtype) -> list[tuple[str, Tensor, Tensor, bool]]:
+    """(desc, input, target, log_target) at zero, negative and non-finite targets: gradcheck cannot run here."""
+    t = dict(dtype=dtype, device=device)
+    inf, nan = math.inf, math.nan
+    x = _log_probs("xz", 3, 4, **t)
+    one_hot = _t([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0]], **t)
+    x_inf = x.clone()
+    x_inf[0, 1], x_inf[1, 0], x_inf[2, 1] = -inf, -inf, -inf  # zero target there: 0 * -inf = NaN
+    return [
+        ("target-zeros", x, one_hot, False),  # xlogy(0, 0) = 0: finite loss, NaN target gradient
+        ("target-zero-input--inf", x_inf, one_hot, False),
+        ("input--inf-positive-target", x_inf, _probs("yz", 3, 4, **t), False),  # inf loss
+        ("negative-target", x, _t([[0.5, -0.5, 1.0, 0.0]] * 3, **t) * _t([[1.0], [0.5], [2.0]], **t), False),
+        ("target-inf-nan", x, _t([[inf, 0.2, 0.3, 0.5], [nan, 0.1, 0.1, 0.8], [0.25] * 4], **t), False),
+        ("input-nan", _t([[nan, -1.0, -2.0, -0.5]] * 3, **t), _probs("yy", 3, 4, **t), False),
+        ("log_target--inf", x, torch.log(one_hot), True),  # e^-inf (-inf - x) = 0 * -inf = NaN
+        ("log_target-inf-input", x_inf, _log_probs("yw", 3, 4, **t), True),
+    ]
+
+
+def kl_samples(device: str, dtype: torch.dtype) -> list[SampleInput]:
+    t = dict(dtype=dtype, device=device)
+    out = []
+    for desc, x, y, log_y in _kl_pairs(device, dtype):
+        for log_target in (False, True):
+            target = log_y if log_target else y
+            for reduction in KL_REDUCTIONS:
+                out.append(SampleInput(f"{desc}-log_target={log_target}-{reduction}", (x, target),
+                                       dict(reduction=reduction, log_target=log_target)))
+    for desc, x, y, log_target in _kl_edges(device, dtype):
+        for reduction in KL_REDUCTIONS:
+            out.append(SampleInput(f"{desc}-{reduction}", (x, y), dict(reduction=reduction, log_target=log_target),
+                                   kink=True))
+    x, log_y = _log_probs("xl", 4, 3, **t), _log_probs("yl", 4, 3, **t)
+    y = log_y.exp()
+    for size_average, reduce in LEGACY:
+        for reduction in ("sum", "batchmean"):  # torch divides by input.size(0) even after the legacy override
+            out.append(SampleInput(f"legacy-size_average={size_average}-reduce={reduce}-{reduction}", (x, y),
+                                   dict(size_average=size_average, reduce=reduce, reduction=reduction)))
+    out.append(SampleInput("legacy-ignores-invalid-reduction", (x, y), dict(reduce=False, reduction="foo")))
+    out.append(SampleInput("elementwise_mean", (x, y), dict(reduction="elementwise_mean")))
+    out.append(SampleInput("positional-reduction-log_target", (x, log_y, None, None, "batchmean", True)))
+    out.append(SampleInput("wrt-input-only", (x, y), dict(reduction="batchmean"), wrt=(0,)))
+    out.append(SampleInput("wrt-target-only", (x, y), dict(reduction="sum"), wrt=(1,)))
+    out.append(SampleInput("wrt-target-only-log_target", (x, log_y), dict(reduction="none", log_target=True),
+                           wrt=(1,)))
+    if dtype in (torch.float32, torch.float64):
+        other = torch.float64 if dtype == torch.float32 else torch.float32
+        for reduction in ("none", "batchmean"):
+            out.append(SampleInput(f"target-{other}-{reduction}", (x, y.to(other)), dict(reduction=reduction)))
+            out.append(SampleInput(f"input-{other}-{reduction}", (x.to(other), y), dict(reduction=reduction)))
+            out.append(SampleInput(f"log_target-{other}-{reduction}", (x, log_y.to(other)),
+                                   dict(reduction=reduction, log_target=True)))
+        out.append(SampleInput("target-float16-sum", (x, y.half()), dict(reduction="sum")))
+        out.append(SampleInput("input-0-dim-float32-target-float64", (x[0, 0].float(), y.double()),
+                               dict(reduction="none")))
+        # a float32 loss (0-dim tensors do not promote): too coarse for finite differences, hence kink
+        out.append(SampleInput("input-0-dim-float64-target-float32", (x[0, 0].double(), y.float()),
+                               dict(reduction="none"), kink=True))
+    return out
+
+
+def kl_errors() -> list[ErrorInput]:
+    x, y = torch.randn(3, 4).log_softmax(1), torch.rand(3, 4)
+    integral = "kl_div: Integral inputs not supported"
+    return [
+        ErrorInput("reduction='foo'", (x, y), dict(reduction="foo"), ValueError,
+                   "foo is not a valid value for reduction", "reduction"),
+        ErrorInput("reduction=None", (x, y), dict(reduction=None), ValueError,
+                   "None is not a valid value for reduction", "reduction"),
+        ErrorInput("reduction-checked-before-dtype", (x.long(), y), dict(reduction="avg"), ValueError,
+                   "avg is not a valid value for reduction", "reduction"),
+        ErrorInput("input-int64", (torch.tensor([0, 1]), torch.tensor([0.5, 0.5])), {}, RuntimeError, integral,
+                   "input"),
+        ErrorInput("target-int64", (torch.tensor([-1.0, -0.5]), torch.tensor([0, 1])), {}, RuntimeError, integral,
+                   "target"),
+        ErrorInput("target-bool", (torch.tensor([-1.0, -0.5]), torch.tensor([True, False])), {}, RuntimeError,
+                   integral, "target"),
+        ErrorInput("input-complex", (x.to(torch.complex64), y), {}, RuntimeError,
+                   "kl_div: Complex inputs not supported", "input"),
+        ErrorInput("complex-checked-before-integral", (x.long(), y.to(torch.complex64)), {}, RuntimeError,
+                   "kl_div: Complex inputs not supported", "target"),
+        ErrorInput("not-broadcastable", (x, y[:, :3]), dict(reduction="sum"), RuntimeError,
+                   r"The size of tensor a \(3\) must match the size of tensor b \(4\)", "target"),
+        ErrorInput("input-list", ([-1.0, -0.5], torch.rand(2)), dict(reduction="sum"), TypeError,
+                   r"argument 'input' \(position 1\) must be Tensor, not list", "input"),
+        ErrorInput("target-list", (torch.randn(2), [0.5, 0.5]), dict(reduction="sum"), TypeError,
+                   r"argument 'target' \(position 2\) must be Tensor, not list", "target"),
+        ErrorInput("log_target-int", (x, y), dict(reduction="sum", log_target=1), TypeError,
+                   "argument 'log_target' must be bool, not int", "log_target"),
+        ErrorInput("log_target-None", (x, y), dict(reduction="sum", log_target=None), TypeError,
+                   "argument 'log_target' must be bool, not NoneType", "log_target"),
+    ]
+
+
+def kl_modules() -> list[ModuleInput]:
+    x = _log_probs("mx", 3, 4, dtype=torch.float64, device="cpu")
+    log_y = _log_probs("my", 3, 4, dtype=torch.float64, device="cpu")
+    y = log_y.exp()
+    out = [ModuleInput(f"reduction={r}", dict(reduction=r), (x, y)) for r in ("batchmean", "none", "mean", "sum")]
+    out += [
+        ModuleInput("default", {}, (x, y)),
+        ModuleInput("log_target=True", dict(log_target=True, reduction="batchmean"), (x, log_y)),
+        ModuleInput("legacy-size_average=False", dict(size_average=False), (x, y)),
+        ModuleInput("legacy-reduce=False", dict(reduce=False), (x, y)),
+        # the module stores 'sum' at construction: unlike the functional form, it does not divide by N
+        ModuleInput("legacy-size_average=False-batchmean", dict(size_average=False, reduction="batchmean"), (x, y)),
+        ModuleInput("reduction='foo' constructs", dict(reduction="foo"), (x, y)),
+    ]
+    return out
+
+
+def kl_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """``kl_div_grad(grad_output, x, y, reduction, log_target)`` against torch's backward. 'batchmean' is
+    'sum' divided by ``input.size(0)`` (even after a legacy override), so its upstream gradient is divided."""
+    call = inspect.signature(RF.kl_div).bind(*sample.args, **sample.kwargs)
+    call.apply_defaults()
+    arguments = call.arguments
+    x, y, reduction = arguments["input"], arguments["target"], arguments["reduction"]
+    names = [name for name, w in (("input", 0), ("target", 1)) if w in sample.wrt]
+    leaves = {name: arguments[name].detach().clone().requires_grad_(True) for name in names}
+    expected = torch.autograd.grad(F.kl_div(**{**arguments, **leaves}), list(leaves.values()), grad_output)
+    if arguments["size_average"] is not None or arguments["reduce"] is not None:
+        used = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
+    else:
+        used = {"batchmean": "sum", "elementwise_mean": "mean"}.get(reduction, reduction)
+    if reduction == "batchmean" and x.dim() != 0:
+        grad_output = grad_output / x.size(0)
+    grad_input, grad_target = RF.kl_div_grad(grad_output, x, y, used, arguments["log_target"],
+                                             ("input" in names, "target" in names))
+    grads = {"input": grad_input, "target": grad_target}
+    return [grads[name] for name in names], list(expected)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# PoissonNLLLoss
+
+
+def _counts(desc: str, *shape: int, dtype: torch.dtype, device: str, rate: float = 3.0) -> Tensor:
+    """Seeded Poisson counts with mean ``rate``; the first entries are 0, 1 and 2 (the Stirling mask's edges)."""
+    counts = torch.poisson(torch.full(shape, rate, dtype=torch.float64), generator=make_generator(desc))
+    flat = counts.view(-1)
+    flat[: min(3, flat.numel())] = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)[: min(3, flat.numel())]
+    return counts.to(dtype=dtype, device=device)
+
+
+def _poisson_input(desc: str, *shape: int, log_input: bool, dtype: torch.dtype, device: str) -> Tensor:
+    """A log-rate (normal draw) or a rate (its exp, positive) as ``log_input`` asks."""
+    x = randn(desc, *shape, dtype=torch.float64, device="cpu")
+    return (x if log_input else x.exp()).to(dtype=dtype, device=device)
+
+
+def _poisson_pairs(device: str, dtype: torch.dtype, log_input: bool):
+    """(desc, input, counts) for every shape and broadcast."""
+    t = dict(dtype=dtype, device=device, log_input=log_input)
+    c = dict(dtype=dtype, device=device)
+    yield "shape=(3,4)", _poisson_input("px", 3, 4, **t), _counts("py", 3, 4, **c)
+    yield "shape=(2,3,4,5)", _poisson_input("px4", 2, 3, 4, 5, **t), _counts("py4", 2, 3, 4, 5, **c)
+    yield "0-dim", _poisson_input("px0", **t).reshape(()), _t(4.0, **c)
+    yield "empty=(0,)", torch.zeros(0, **c), torch.zeros(0, **c)
+    yield "empty=(0,3)", torch.zeros(0, 3, **c), torch.zeros(0, 3, **c)
+    yield "broadcast-target-(4,)", _poisson_input("pxb", 3, 4, **t), _counts("pyb", 4, **c)
+    yield "broadcast-input-(1,4)", _poisson_input("pxc", 1, 4, **t), _counts("pyc", 3, 4, **c)
+    yield "broadcast-(3,1)-(1,4)", _poisson_input("pxd", 3, 1, **t), _counts("pyd", 1, 4, **c)
+    yield "large-counts", _poisson_input("pxe", 3, 4, **t) + (4.0 if log_input else 50.0), _counts(
+        "pye", 3, 4, rate=60.0, **c)
+
+
+def _continuous_targets(dtype: torch.dtype, device: str) -> Tensor:
+    """Positive non-integer targets on both sides of the Stirling threshold, away from 0 and 1 (smooth)."""
+    return _t([[0.3, 0.7, 1.5, 2.2], [3.0, 4.5, 7.25, 12.0], [0.55, 1.9, 25.5, 2.6]], dtype, device)
+
+
+def _poisson_edges(device: str, dtype: torch.dtype) -> list[tuple[str, Tensor, Tensor, dict]]:
+    """(desc, input, target, options) at the Stirling threshold, zero and negative rates, overflow, NaN."""
+    t = dict(dtype=dtype, device=device)
+    inf, nan = math.inf, math.nan
+    x = randn("pz", 2, 4, **t)
+    rate = randn("pr", 2, 4, **t).exp()
+    threshold = _t([[0.0, 1.0, 1.0 + 1 / 64, 0.5], [2.0, 1.0, 0.0, 3.0]], **t)  # y <= 1 masked, 1 + 2^-6 is not
+    negative = _t([[-1.0, -0.5, 2.0, 0.0], [-3.0, 1.5, 4.0, -2.0]], **t)
+    # log-rates of magnitude 1e4: exp overflows to inf (and underflows to 0) in every dtype
+    extreme = _t([[1e4, -1e4, 0.0, 50.0], [-50.0, 10.0, 1e4, -1e4]], **t)
+    zero_rate = _t([[0.0, 0.0, 1.0, 0.0], [2.0, 0.0, 0.0, 1e-9]], **t)
+    out = []
+    for full in (False, True):
+        f = dict(full=full)
+        out += [
+            (f"stirling-threshold-full={full}", x, threshold, f),
+            (f"stirling-threshold-rate-full={full}", rate, threshold, dict(log_input=False, **f)),
+            (f"negative-target-full={full}", x, negative, f),
+            (f"extreme-log-input-1e4-full={full}", extreme, threshold, f),
+            (f"inf-nan-target-full={full}", x, _t([[inf, nan, 2.0, 0.0], [3.0, inf, nan, 1.0]], **t), f),
+        ]
+    out += [
+        ("zero-rate-eps-default", zero_rate, threshold, dict(log_input=False)),
+        ("zero-rate-eps=0", zero_rate, threshold, dict(log_input=False, eps=0.0)),  # 0 * log 0 = NaN where y = 0
+        ("negative-rate", -rate, threshold, dict(log_input=False)),  # log of a negative: NaN
+        ("input-nan", _t([[nan, 0.0, 1.0, -1.0], [0.5, nan, 2.0, 0.0]], **t), threshold, {}),
+    ]
+    return out
+
+
+def poisson_samples(device: str, dtype: torch.dtype) -> list[SampleInput]:
+    t = dict(dtype=dtype, device=device)
+    out = []
+    for log_input in (True, False):
+        for desc, x, y in _poisson_pairs(device, dtype, log_input):
+            for full in (False, True):
+                for reduction in REDUCTIONS:
+                    # counts include 0 and 1: with full, the target's gradient is NaN at 0 and the loss jumps at 1
+                    out.append(SampleInput(f"{desc}-log_input={log_input}-full={full}-{reduction}", (x, y),
+                                           dict(log_input=log_input, full=full, reduction=reduction),
+                                           kink=full and "empty" not in desc))
+        x = _poisson_input("pxs", 3, 4, log_input=log_input, **t)
+        for reduction in REDUCTIONS:
+            out.append(SampleInput(f"continuous-targets-log_input={log_input}-full=True-{reduction}",
+                                   (x, _continuous_targets(**t)),
+                                   dict(log_input=log_input, full=True, reduction=reduction)))
+    for desc, x, y, options in _poisson_edges(device, dtype):
+        for reduction in REDUCTIONS:
+            out.append(SampleInput(f"{desc}-{reduction}", (x, y), dict(reduction=reduction, **options), kink=True))
+    x, rate, y = randn("pe", 3, 4, **t), randn("pe", 3, 4, **t).exp(), _counts("pye2", 3, 4, **t)
+    for eps in (1e-3, 1, 0.5):
+        out.append(SampleInput(f"eps={eps}-log_input=False", (rate, y), dict(log_input=False, eps=eps)))
+    out.append(SampleInput("eps=5-ignored-when-log_input", (x, y), dict(eps=5.0)))
+    out.append(SampleInput("eps=True-read-as-1", (rate, y), dict(log_input=False, eps=True)))
+    for size_average, reduce in LEGACY:
+        out.append(SampleInput(f"legacy-size_average={size_average}-reduce={reduce}", (x, y),
+                               dict(size_average=size_average, reduce=reduce, reduction="sum")))
+    out.append(SampleInput("legacy-ignores-invalid-reduction", (x, y), dict(reduce=False, reduction="foo")))
+    out.append(SampleInput("positional-all", (rate, _continuous_targets(**t), False, True, None, 1e-3, None, "sum")))
+    out.append(SampleInput("wrt-input-only", (x, y), dict(full=True), wrt=(0,)))
+    out.append(SampleInput("wrt-target-only", (rate, _continuous_targets(**t)), dict(log_input=False, full=True),
+                           wrt=(1,)))
+    counts = y.round().to(torch.int64)
+    for full in (False, True):
+        out.append(SampleInput(f"target-int64-full={full}", (x, counts), dict(full=full), wrt=(0,)))
+        out.append(SampleInput(f"target-int64-rate-full={full}", (rate, counts), dict(log_input=False, full=full),
+                               wrt=(0,)))
+    x_int = randn("pi", 3, 4, scale=2.0, **t).round().to(torch.int64)
+    out.append(SampleInput("input-int64", (x_int, y), {}, wrt=(1,)))
+    out.append(SampleInput("input-int64-full-rate", (x_int.abs(), y), dict(log_input=False, full=True), wrt=(1,),
+                           kink=True))
+    out.append(SampleInput("input-target-int64", (x_int, counts), dict(full=True), wrt=()))
+    out.append(SampleInput("input-int8", (x_int.to(torch.int8), y), dict(reduction="none"), wrt=(1,)))
+    out.append(SampleInput("input-bool", (x > 0, y), dict(full=True), wrt=(1,), kink=True))
+    out.append(SampleInput("target-bool", (x, y > 1), {}, wrt=(0,)))
+    out.append(SampleInput("target-bool-rate", (rate, y > 1), dict(log_input=False), wrt=(0,)))
+    if dtype in (torch.float32, torch.float64):
+        other = torch.float64 if dtype == torch.float32 else torch.float32
+        for full in (False, True):
+            out.append(SampleInput(f"target-{other}-full={full}", (x, _continuous_targets(other, device)),
+                                   dict(full=full)))
+            out.append(SampleInput(f"input-{other}-full={full}", (rate.to(other), _continuous_targets(**t)),
+                                   dict(full=full, log_input=False)))
+        out.append(SampleInput("target-float16-full", (x, _continuous_targets(torch.float16, device)),
+                               dict(full=True, reduction="none")))
+        out.append(SampleInput("input-0-dim-float64-target-float32", (x[0, 0].double(), y.float()),
+                               dict(full=True, reduction="none"), kink=True))  # float32 loss; counts 0 and 1
+        complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+        xc = torch.complex(x, randn("pci", 3, 4, **t)).to(complex_dtype)
+        reason = "the loss is complex: the generic tests backpropagate out.sum(), which needs a real output"
+        for reduction in REDUCTIONS:
+            for log_input, full in ((True, False), (True, True), (False, False)):
+                out.append(SampleInput(f"complex-input-log_input={log_input}-full={full}-{reduction}", (xc, y),
+                                       dict(log_input=log_input, full=full, reduction=reduction),
+                                       forward_only=reason))
+            out.append(SampleInput(f"complex-target-{reduction}", (x, xc), dict(reduction=reduction),
+                                   forward_only=reason))
+    return out
+
+
+def poisson_errors() -> list[ErrorInput]:
+    x, y = torch.randn(3, 4), torch.poisson(torch.full((3, 4), 2.0))
+    sub_bool = "Subtraction, the `-` operator, with a bool tensor is not supported"
+    return [
+        ErrorInput("reduction='foo'", (x, y), dict(reduction="foo"), ValueError,
+                   "foo is not a valid value for reduction", "reduction"),
+        ErrorInput("reduction='elementwise_mean'", (x, y), dict(reduction="elementwise_mean"), ValueError,
+                   "elementwise_mean is not a valid value for reduction", "reduction"),
+        ErrorInput("reduction='batchmean'", (x, y), dict(reduction="batchmean"), ValueError,
+                   "batchmean is not a valid value for reduction", "reduction"),
+        ErrorInput("reduction-checked-before-input", ([1.0], y), dict(reduction="avg"), ValueError,
+                   "avg is not a valid value for reduction", "reduction"),
+        ErrorInput("not-broadcastable", (x, y[:, :3]), {}, RuntimeError,
+                   r"The size of tensor a \(3\) must match the size of tensor b \(4\)", "target"),
+        ErrorInput("not-broadcastable-full", (x.exp(), y[:2]), dict(full=True, log_input=False), RuntimeError,
+                   r"The size of tensor a \(2\) must match the size of tensor b \(3\)", "target"),
+        ErrorInput("input-list", ([1.0, 2.0], torch.ones(2)), {}, TypeError,
+                   r"argument 'input' \(position 1\) must be Tensor, not list", "input"),
+        ErrorInput("target-list", (torch.ones(2), [1.0, 2.0]), {}, TypeError,
+                   r"argument 'target' \(position 2\) must be Tensor, not list", "target"),
+        ErrorInput("log_input-None", (x, y), dict(log_input=None), TypeError,
+                   r"argument 'log_input' \(position 3\) must be bool, not NoneType", "log_input"),
+        ErrorInput("full-str", (x, y), dict(full="yes"), TypeError,
+                   r"argument 'full' \(position 4\) must be bool, not str", "full"),
+        ErrorInput("eps-str", (x, y), dict(eps="1e-8"), TypeError,
+                   r"argument 'eps' \(position 5\) must be float, not str", "eps"),
+        ErrorInput("bool-input-and-target", (x > 0, y > 1), {}, RuntimeError, sub_bool, "input and target"),
+        ErrorInput("bool-input-rate", (x > 0, y), dict(log_input=False), RuntimeError, sub_bool, "input"),
+        ErrorInput("bool-target-full", (x, y > 1), dict(full=True), RuntimeError, sub_bool, "target"),
+        ErrorInput("complex-target-full", (x, y.to(torch.complex64)), dict(full=True), NotImplementedError,
+                   "\"le_cpu\" not implemented for 'ComplexFloat'", "target"),
+    ]
+
+
+def poisson_modules() -> list[ModuleInput]:
+    x = randn("mpx", 3, 4, dtype=torch.float64, device="cpu")
+    y = _counts("mpy", 3, 4, dtype=torch.float64, device="cpu")
+    rate = x.exp()
+    out = [ModuleInput(f"reduction={r}", dict(reduction=r), (x, y)) for r in REDUCTIONS]
+    out += [
+        ModuleInput("default", {}, (x, y)),
+        ModuleInput("log_input=False", dict(log_input=False), (rate, y)),
+        ModuleInput("full=True", dict(full=True, reduction="sum"), (x, y)),
+        ModuleInput("log_input=False-eps=1e-3-full", dict(log_input=False, eps=1e-3, full=True), (rate, y)),
+        ModuleInput("legacy-size_average=False", dict(size_average=False), (x, y)),
+        ModuleInput("legacy-reduce=False", dict(reduce=False), (x, y)),
+        ModuleInput("reduction='foo' constructs", dict(reduction="foo"), (x, y)),
+        ModuleInput("reduction='elementwise_mean' constructs", dict(reduction="elementwise_mean"), (x, y)),
+    ]
+    return out
+
+
+def poisson_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """``poisson_nll_loss_grad(grad_output, x, y, log_input, full, eps, reduction)`` against torch's backward."""
+    call = inspect.signature(RF.poisson_nll_loss).bind(*sample.args, **sample.kwargs)
+    call.apply_defaults()
+    arguments = call.arguments
+    names = [name for name, w in (("input", 0), ("target", 1)) if w in sample.wrt
+             and arguments[name].is_floating_point()]
+    leaves = {name: arguments[name].detach().clone().requires_grad_(True) for name in names}
+    expected = torch.autograd.grad(F.poisson_nll_loss(**{**arguments, **leaves}), list(leaves.values()), grad_output)
+    reduction = arguments["reduction"]
+    if arguments["size_average"] is not None or arguments["reduce"] is not None:
+        reduction = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
+    grad_input, grad_target = RF.poisson_nll_loss_grad(
+        grad_output, arguments["input"], arguments["target"], arguments["log_input"], arguments["full"],
+        float(arguments["eps"]), reduction, ("input" in names, "target" in names),
+    )
+    grads = {"input": grad_input, "target": grad_target}
+    return [grads[name] for name in names], list(expected)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hand-computed values of the docstring formulas
+
+LN2, LN3 = math.log(2.0), math.log(3.0)
+
+
+def _f64(*rows) -> Tensor:
+    return torch.tensor(rows[0] if len(rows) == 1 else list(rows), dtype=torch.float64)
+
+
+def _stirling(y: float) -> float:
+    return y * math.log(y) - y + 0.5 * math.log(2 * math.pi * y)
+
+
+# KL: q = (1/4, 3/4) against p = (1/2, 1/2); q2 = (1/2, 1/2) against p2 = (9/10, 1/10)
+KL_X = _f64([math.log(0.25), math.log(0.75)], [math.log(0.5), math.log(0.5)])
+KL_Y = _f64([0.5, 0.5], [0.9, 0.1])
+KL_L = [[0.5 * math.log(0.5 / 0.25), 0.5 * math.log(0.5 / 0.75)],
+        [0.9 * math.log(0.9 / 0.5), 0.1 * math.log(0.1 / 0.5)]]
+KL_SUM = sum(map(sum, KL_L))
+
+KL_KNOWN = [
+    KnownValue("none: y (log y - x)", (KL_X, KL_Y), dict(reduction="none"), KL_L),
+    KnownValue("batchmean: sum / input.size(0)", (KL_X, KL_Y), dict(reduction="batchmean"), KL_SUM / 2),
+    KnownValue("mean: sum / numel", (KL_X, KL_Y), dict(reduction="mean"), KL_SUM / 4),
+    KnownValue("sum", (KL_X, KL_Y), dict(reduction="sum"), KL_SUM),
+    KnownValue("batchmean of a 1-D input divides by C", (KL_X[1], KL_Y[1]), dict(reduction="batchmean"),
+               sum(KL_L[1]) / 2),
+    KnownValue("zero target contributes 0", (KL_X[0], _f64([0.0, 1.0])), dict(reduction="none"),
+               [0.0, -math.log(0.75)]),
+    KnownValue("log_target: e^y (y - x)", (KL_X, KL_Y.log()), dict(reduction="none", log_target=True), KL_L),
+    KnownValue("legacy size_average=False still divides by N under batchmean", (KL_X, KL_Y),
+               dict(size_average=False, reduction="batchmean"), KL_SUM / 2),
+]
+
+# Poisson: rates 1, 2, e^-1 against counts 1, 3, 0
+P_X, P_Y = _f64([0.0, LN2, -1.0]), _f64([1.0, 3.0, 0.0])
+P_L = [1.0, 2.0 - 3.0 * LN2, math.exp(-1.0)]
+
+POISSON_KNOWN = [
+    KnownValue("log_input: e^x - y x", (P_X, P_Y), dict(reduction="none"), P_L),
+    KnownValue("mean", (P_X, P_Y), {}, sum(P_L) / 3),
+    KnownValue("log_input=False: x - y log(x + eps)", (_f64([1.0, 2.0, 0.5]), P_Y), dict(log_input=False,
+               reduction="none"), [1.0 - math.log(1.0 + 1e-8), 2.0 - 3.0 * math.log(2.0 + 1e-8), 0.5]),
+    KnownValue("full adds y log y - y + log(2 pi y)/2 only where y > 1", (P_X, P_Y), dict(full=True, reduction="none"),
+               [P_L[0], P_L[1] + _stirling(3.0), P_L[2]]),
+    KnownValue("full: y = 1.5 is above the threshold", (_f64([0.0]), _f64([1.5])), dict(full=True, reduction="sum"),
+               1.0 + _stirling(1.5)),
+    KnownValue("eps is used when log_input=False: 0 - 2 log(0 + 0.5)", (_f64([0.0]), _f64([2.0])),
+               dict(log_input=False, eps=0.5, reduction="sum"), 2.0 * LN2),
+    KnownValue("eps is ignored when log_input=True", (P_X, P_Y), dict(eps=0.5, reduction="sum"), sum(P_L)),
+]
+
+DEVICES_ALL_FLOATS = {"cpu": FLOATING, "cuda": FLOATING}
+
+KL_POISSON_CASES = [
+    LossCase(
+        name="poisson_nll_loss", part="probabilistic", chapter="poisson_nll",
+        torch_fn=F.poisson_nll_loss, ref_fn=RF.poisson_nll_loss,
+        torch_module=torch.nn.PoissonNLLLoss, ref_module=RN.PoissonNLLLoss,
+        samples=poisson_samples, errors=poisson_errors, modules=poisson_modules, known_values=POISSON_KNOWN,
+        hand_gradient=poisson_hand_gradient, dtypes=DEVICES_ALL_FLOATS,
+    ),
+    LossCase(
+        name="kl_div", part="probabilistic", chapter="kl_div",
+        torch_fn=F.kl_div, ref_fn=RF.kl_div, torch_module=torch.nn.KLDivLoss, ref_module=RN.KLDivLoss,
+        samples=kl_samples, errors=kl_errors, modules=kl_modules, known_values=KL_KNOWN,
+        hand_gradient=kl_hand_gradient, dtypes=DEVICES_ALL_FLOATS,
+    ),
+]
