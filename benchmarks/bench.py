@@ -90,6 +90,38 @@ def gaussian_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
     return (x.to(device), y.to(device), var.to(device)), {}
 
 
+def pair_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    """Two score tensors and a +-1 target per element (margin ranking)."""
+    generator = _generator()
+    x1, x2 = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
+    y = 2 * torch.rand(n, d, generator=generator).round() - 1
+    return (x1.to(device), x2.to(device), y.to(device)), {}
+
+
+def embedding_pair_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    """Two batches of embeddings and a +-1 target per row (cosine embedding)."""
+    generator = _generator()
+    x1, x2 = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
+    y = 2 * torch.rand(n, generator=generator).round() - 1
+    return (x1.to(device), x2.to(device), y.to(device)), {}
+
+
+def triplet_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    generator = _generator()
+    a, p, m = (torch.randn(n, d, generator=generator).to(device) for _ in range(3))
+    return (a, p, m), {}
+
+
+def multilabel_index_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
+    """Scores and, per row, 5 label indices followed by -1 padding (multilabel margin; at most 100 classes)."""
+    generator = _generator()
+    c = min(c, 100)
+    x = torch.randn(n, c, generator=generator)
+    y = torch.full((n, c), -1, dtype=torch.long)
+    y[:, :5] = torch.randint(0, c, (n, 5), generator=generator)
+    return (x.to(device), y.to(device)), {}
+
+
 BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     # loss name: (input maker, keyword arguments); the first positional tensor is differentiated
     "l1_loss": (regression_inputs, {}),
@@ -105,6 +137,13 @@ BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     "cross_entropy": (class_index_inputs, {}),
     "soft_margin_loss": (signed_inputs, {}),
     "multilabel_soft_margin_loss": (logit_inputs, {}),
+    "hinge_embedding_loss": (signed_inputs, {}),
+    "margin_ranking_loss": (pair_inputs, {"margin": 0.1}),
+    "multi_margin_loss": (class_index_inputs, {}),
+    "multilabel_margin_loss": (multilabel_index_inputs, {}),
+    "cosine_embedding_loss": (embedding_pair_inputs, {"margin": 0.2}),
+    "triplet_margin_loss": (triplet_inputs, {}),
+    "triplet_margin_with_distance_loss": (triplet_inputs, {}),
 }
 
 

@@ -13,6 +13,16 @@ from refimpl.classification.cross_entropy import cross_entropy, cross_entropy_gr
 from refimpl.classification.multilabel_soft_margin import multilabel_soft_margin_loss, multilabel_soft_margin_loss_grad
 from refimpl.classification.nll import nll_loss, nll_loss_grad
 from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_loss_grad
+from refimpl.margin.cosine_embedding import cosine_embedding_loss, cosine_embedding_loss_grad
+from refimpl.margin.hinge_embedding import hinge_embedding_loss, hinge_embedding_loss_grad
+from refimpl.margin.margin_ranking import margin_ranking_loss, margin_ranking_loss_grad
+from refimpl.margin.multi_margin import multi_margin_loss, multi_margin_loss_grad
+from refimpl.margin.multilabel_margin import multilabel_margin_loss, multilabel_margin_loss_grad
+from refimpl.metric.triplet_margin import triplet_margin_loss, triplet_margin_loss_grad
+from refimpl.metric.triplet_margin_with_distance import (
+    triplet_margin_with_distance_loss,
+    triplet_margin_with_distance_loss_grad,
+)
 from refimpl.probabilistic.gaussian_nll import gaussian_nll_loss, gaussian_nll_loss_grad
 from refimpl.probabilistic.kl_div import kl_div, kl_div_grad
 from refimpl.probabilistic.poisson_nll import poisson_nll_loss, poisson_nll_loss_grad

@@ -7,6 +7,13 @@ from refimpl.classification.cross_entropy import CrossEntropyLoss
 from refimpl.classification.multilabel_soft_margin import MultiLabelSoftMarginLoss
 from refimpl.classification.nll import NLLLoss
 from refimpl.classification.soft_margin import SoftMarginLoss
+from refimpl.margin.cosine_embedding import CosineEmbeddingLoss
+from refimpl.margin.hinge_embedding import HingeEmbeddingLoss
+from refimpl.margin.margin_ranking import MarginRankingLoss
+from refimpl.margin.multi_margin import MultiMarginLoss
+from refimpl.margin.multilabel_margin import MultiLabelMarginLoss
+from refimpl.metric.triplet_margin import TripletMarginLoss
+from refimpl.metric.triplet_margin_with_distance import TripletMarginWithDistanceLoss
 from refimpl.probabilistic.gaussian_nll import GaussianNLLLoss
 from refimpl.probabilistic.kl_div import KLDivLoss
 from refimpl.probabilistic.poisson_nll import PoissonNLLLoss

@@ -217,6 +217,24 @@ def _cross_entropy_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, 
     return logits, torch.tensor([0, 1, 2, 3, 4, 2])
 
 
+def _multi_margin_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Scores ``input`` of shape (6, 5) and class indices ``target`` of shape (6,) (every class once); the first
+    row has a wrong class exactly at the margin 1 (z = 0), one tied with the true class and one far below."""
+    input = torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    input[0] = torch.tensor([2.0, 1.0, 2.0, -3.0, 0.5], dtype=torch.float64)
+    return input, torch.tensor([0, 1, 2, 3, 4, 2])
+
+
+def _multilabel_margin_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ...]:
+    """Scores ``input`` of shape (4, 5) and -1 padded label lists ``target`` of shape (4, 5): two labels, a
+    duplicated label with valid entries after the -1, every class a label (no -1), and a pair exactly at the
+    hinge (x_j - x_i = 1) in the first row."""
+    input = torch.randn(4, 5, generator=generator, dtype=torch.float64)
+    input[0] = torch.tensor([1.0, 0.0, 2.0, 0.5, -1.0], dtype=torch.float64)
+    target = torch.tensor([[0, 3, -1, -1, -1], [2, 2, 4, -1, 1], [4, 0, 1, 2, 3], [1, -1, 0, 0, 0]])
+    return input, target
+
+
 EXERCISE_INPUTS: dict[str, Callable[[torch.Generator], tuple[Tensor, ...]]] = {
     # loss name: maker of seeded float64 inputs (ordinary values plus the kinks) for its exercises
     "l1_loss": _regression_exercise_inputs,
@@ -232,6 +250,8 @@ EXERCISE_INPUTS: dict[str, Callable[[torch.Generator], tuple[Tensor, ...]]] = {
     "kl_div": _kl_div_exercise_inputs,
     "nll_loss": _nll_exercise_inputs,
     "cross_entropy": _cross_entropy_exercise_inputs,
+    "multi_margin_loss": _multi_margin_exercise_inputs,
+    "multilabel_margin_loss": _multilabel_margin_exercise_inputs,
 }
 
 

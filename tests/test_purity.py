@@ -76,9 +76,16 @@ def _run(fn, sample):
         torch.autograd.grad(out.sum().real, leaves, allow_unused=True)  # .real: a complex loss has no implicit grad
 
 
+def _case_dtypes():
+    """Each loss in float64, float32 and float16, where torch has a CPU kernel for the dtype."""
+    for case in CASES:
+        for dtype in (torch.float64, torch.float32, torch.float16):
+            if dtype in case.dtypes["cpu"]:
+                yield pytest.param(case, dtype, id=f"{case.name}-{str(dtype)[6:]}")
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case, dtype", list(_case_dtypes()))
 def test_refimpl_derives_never_delegates(case, dtype):
     samples = case.samples("cpu", dtype)
     assert samples

@@ -1,0 +1,1 @@
+"""Margin losses: HingeEmbedding, MarginRanking, MultiMargin, MultiLabelMargin, CosineEmbedding."""
