@@ -122,6 +122,29 @@ def multilabel_index_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
     return (x.to(device), y.to(device)), {}
 
 
+def ctc_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    """Log-probabilities (T, N, C) from a log-softmax and padded targets. The large size is the issue's
+    realistic one (T = 50, N = 16, C = 20, S = 10); the small one a quarter of it in each dimension."""
+    t, batch, c, s = (50, 16, 20, 10) if n >= 1024 else (12, 4, 5, 3)
+    generator = _generator()
+    z = torch.randn(t, batch, c, generator=generator)
+    log_probs = z - z.logsumexp(2, keepdim=True)
+    targets = torch.randint(1, c, (batch, s), generator=generator)
+    lengths = (torch.full((batch,), t, dtype=torch.long), torch.full((batch,), s, dtype=torch.long))
+    return (log_probs.to(device), targets.to(device), lengths[0].to(device), lengths[1].to(device)), {}
+
+
+def linear_projection_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    """Hidden states (N, d), an output projection (C, d) with C = 8 d, and class targets: the large-vocabulary
+    shape of linear_cross_entropy, through torch's chunked path (``options=LinearCrossEntropyOptions()``)."""
+    n, d = (2048, 256) if n >= 1024 else (64, 16)
+    generator = _generator()
+    x = torch.randn(n, d, generator=generator).to(device)
+    w = (torch.randn(8 * d, d, generator=generator) / d**0.5).to(device)
+    y = torch.randint(0, 8 * d, (n,), generator=generator).to(device)
+    return (x, w, y), {"options": torch.nn.LinearCrossEntropyOptions()}
+
+
 BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     # loss name: (input maker, keyword arguments); the first positional tensor is differentiated
     "l1_loss": (regression_inputs, {}),
@@ -144,6 +167,8 @@ BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     "cosine_embedding_loss": (embedding_pair_inputs, {"margin": 0.2}),
     "triplet_margin_loss": (triplet_inputs, {}),
     "triplet_margin_with_distance_loss": (triplet_inputs, {}),
+    "linear_cross_entropy": (linear_projection_inputs, {}),
+    "ctc_loss": (ctc_inputs, {}),
 }
 
 

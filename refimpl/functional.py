@@ -13,6 +13,8 @@ from refimpl.classification.cross_entropy import cross_entropy, cross_entropy_gr
 from refimpl.classification.multilabel_soft_margin import multilabel_soft_margin_loss, multilabel_soft_margin_loss_grad
 from refimpl.classification.nll import nll_loss, nll_loss_grad
 from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_loss_grad
+from refimpl.large_output.adaptive_log_softmax import adaptive_log_softmax, target_log_prob, target_log_prob_grad
+from refimpl.large_output.linear_cross_entropy import linear_cross_entropy, linear_cross_entropy_grad
 from refimpl.margin.cosine_embedding import cosine_embedding_loss, cosine_embedding_loss_grad
 from refimpl.margin.hinge_embedding import hinge_embedding_loss, hinge_embedding_loss_grad
 from refimpl.margin.margin_ranking import margin_ranking_loss, margin_ranking_loss_grad
@@ -30,5 +32,6 @@ from refimpl.regression.huber import huber_loss, huber_loss_grad
 from refimpl.regression.l1 import l1_loss, l1_loss_grad
 from refimpl.regression.mse import mse_loss, mse_loss_grad
 from refimpl.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_grad
+from refimpl.sequence.ctc import ctc_loss, ctc_loss_grad
 
 __all__ = sorted(name for name in dir() if not name.startswith("_"))

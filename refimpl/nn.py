@@ -7,6 +7,8 @@ from refimpl.classification.cross_entropy import CrossEntropyLoss
 from refimpl.classification.multilabel_soft_margin import MultiLabelSoftMarginLoss
 from refimpl.classification.nll import NLLLoss
 from refimpl.classification.soft_margin import SoftMarginLoss
+from refimpl.large_output.adaptive_log_softmax import AdaptiveLogSoftmaxWithLoss
+from refimpl.large_output.linear_cross_entropy import LinearCrossEntropyLoss
 from refimpl.margin.cosine_embedding import CosineEmbeddingLoss
 from refimpl.margin.hinge_embedding import HingeEmbeddingLoss
 from refimpl.margin.margin_ranking import MarginRankingLoss
@@ -21,5 +23,6 @@ from refimpl.regression.huber import HuberLoss
 from refimpl.regression.l1 import L1Loss
 from refimpl.regression.mse import MSELoss
 from refimpl.regression.smooth_l1 import SmoothL1Loss
+from refimpl.sequence.ctc import CTCLoss
 
 __all__ = sorted(name for name in dir() if name.endswith("Loss"))

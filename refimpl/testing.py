@@ -7,6 +7,7 @@ asserts that values, shapes, dtypes and the gradients of every differentiable ar
 "your 'sum' result is 12 times the expected value: did you average instead of summing?".
 """
 
+import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -72,7 +73,7 @@ def assert_matches_torch(
     if wrt is None:
         wrt = [i for i, a in enumerate(args) if isinstance(a, Tensor) and (a.is_floating_point() or a.is_complex())]
     results = []
-    for fn in (getattr(F, name), getattr(refimpl.functional, name)):
+    for fn in (torch_functional(name), getattr(refimpl.functional, name)):
         call_args = [_leaf(a, i in wrt) for i, a in enumerate(args)]
         call_kwargs = {k: _leaf(v, k in wrt) for k, v in kwargs.items()}
         leaves = [call_args[w] if isinstance(w, int) else call_kwargs[w] for w in wrt]
@@ -94,6 +95,16 @@ def assert_matches_torch(
             continue
         assert_close(a, e, f"{name} gradient of argument {w!r}")
     return expected.detach()
+
+
+def torch_functional(name: str) -> Callable:
+    """``torch.nn.functional.<name>``; for a module-only loss (``adaptive_log_softmax``), torch's module run
+    with the given weights, the same functional form as ``refimpl.functional.<name>``."""
+    if name == "adaptive_log_softmax" and not hasattr(F, name):
+        from refimpl.large_output.adaptive_log_softmax import call_with_weights
+
+        return functools.partial(call_with_weights, torch.nn.AdaptiveLogSoftmaxWithLoss)
+    return getattr(F, name)
 
 
 def _is_zero(t: Tensor) -> bool:
@@ -286,7 +297,7 @@ def self_check(
         reduction = "none" if kind == "loss" else "sum"
     inputs = tuple(exercise_inputs(name) if inputs is None else inputs)
     leaves = [t.clone().requires_grad_(i == 0) for i, t in enumerate(inputs)]
-    expected = getattr(F, name)(*leaves, reduction=reduction, **options)
+    expected = torch_functional(name)(*leaves, reduction=reduction, **options)
     if kind == "grad":
         expected = torch.autograd.grad(expected.sum(), leaves[0])[0]
     expected = expected.detach()

@@ -84,6 +84,12 @@ class LossCase:
     # backward), in the same order; run on every smooth float64 sample
     hand_gradient: Callable[[SampleInput, Tensor], tuple[list[Tensor], list[Tensor]]]
     double_backward: bool = True
+    # applied to each differentiable tensor before the loss in gradcheck only (None: the identity); CTC's gradient
+    # is torch's convention for the logits of a log_softmax, a true derivative only with one in the graph
+    gradcheck_wrap: Callable[[Tensor], Tensor] | None = None
+    # module forward result -> one tensor to compare (None: the result is already a tensor); for a module
+    # that returns a named tuple such as AdaptiveLogSoftmaxWithLoss's (output, loss)
+    module_result: Callable | None = None
 
 
 def make_generator(desc: str) -> torch.Generator:

@@ -28,6 +28,8 @@ def _gradcheck_inputs(case, sample):
     leaves = [argument(w).detach().clone().requires_grad_(True) for w in names]
 
     def fn(*tensors):
+        if case.gradcheck_wrap is not None:
+            tensors = [case.gradcheck_wrap(t) for t in tensors]
         args, kwargs = list(sample.args), dict(sample.kwargs)
         for w, t in zip(names, tensors, strict=True):
             if isinstance(w, int):

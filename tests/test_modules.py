@@ -23,12 +23,14 @@ def _construct(cls, kwargs):
     return module, sorted((w.category.__name__, str(w.message)) for w in caught)
 
 
-def _forward(module, args, wrt=None):
+def _forward(module, args, wrt=None, result=None):
     leaves = [a.detach().clone().requires_grad_(wrt is None or i in wrt) for i, a in enumerate(args)]
     try:
         out = module(*leaves)
     except Exception as exc:  # the exception is compared with torch's
         return exc, None
+    if result is not None:
+        out = result(out)
     differentiable = [leaf for leaf in leaves if leaf.requires_grad]
     grads = torch.autograd.grad(out.sum(), differentiable) if out.requires_grad else None
     return out.detach(), grads
@@ -47,8 +49,8 @@ def test_module_matches_torch(case, module_input):
     ref_module.load_state_dict(torch_module.state_dict())
     assert [n for n, _ in ref_module.named_buffers()] == [n for n, _ in torch_module.named_buffers()]
 
-    expected, expected_grads = _forward(torch_module, module_input.forward_args, module_input.wrt)
-    actual, actual_grads = _forward(ref_module, module_input.forward_args, module_input.wrt)
+    expected, expected_grads = _forward(torch_module, module_input.forward_args, module_input.wrt, case.module_result)
+    actual, actual_grads = _forward(ref_module, module_input.forward_args, module_input.wrt, case.module_result)
     if isinstance(expected, Exception):
         assert isinstance(actual, type(expected)), f"torch raised {expected!r}, refimpl gave {actual!r}"
         return
@@ -63,9 +65,11 @@ def test_module_moves_like_torch(case):
     module_input = case.modules()[0]
     torch_module = case.torch_module(**module_input.init_kwargs).double()
     ref_module = case.ref_module(**module_input.init_kwargs).float().double().to("cpu")
+    ref_module.load_state_dict(torch_module.state_dict())  # parameters (if any) drawn at random in each
     assert repr(ref_module).split("(", 1)[1] == repr(torch_module).split("(", 1)[1]
     assert {k: v.dtype for k, v in ref_module.state_dict().items()} == {
         k: v.dtype for k, v in torch_module.state_dict().items()
     }
     args = [a.double() if a.is_floating_point() else a for a in module_input.forward_args]
-    assert_close(ref_module(*args), torch_module(*args), "module forward after .double()")
+    result = case.module_result or (lambda out: out)
+    assert_close(result(ref_module(*args)), result(torch_module(*args)), "module forward after .double()")

@@ -1,0 +1,1 @@
+"""Large-output losses: AdaptiveLogSoftmaxWithLoss, LinearCrossEntropyLoss."""

@@ -1,0 +1,1 @@
+"""Sequence losses: CTC."""
