@@ -225,8 +225,9 @@ def ctc_alpha(lp_ext: Tensor, ext: Tensor) -> Tensor:
     buf[0, :, 2:4] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
     for t in range(1, T):
         prev = buf[t - 1]
-        terms = torch.stack((prev[:, 2:], prev[:, 1:-1], prev[:, :-2] + skip))
-        torch.add(torch.logsumexp(terms, 0), lp_ext[t], out=buf[t, :, 2:])
+        # log(e^a + e^b + e^c) as two log-add-exps: fewer kernels per frame than stack + logsumexp
+        step = torch.logaddexp(torch.logaddexp(prev[:, 2:], prev[:, 1:-1]), prev[:, :-2] + skip)
+        torch.add(step, lp_ext[t], out=buf[t, :, 2:])
     return buf[:, :, 2:]
 
 
@@ -239,12 +240,11 @@ def ctc_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> Tensor:
     skip = torch.cat((_skip_penalty(ext, lp_ext.dtype)[:, 2:], lp_ext.new_full((N, 2), _NEG_INF)), 1)[:, :L]
     s = torch.arange(L, device=ext.device)
     end = torch.where((s == 2 * tl[:, None]) | (s == 2 * tl[:, None] - 1), 0.0, _NEG_INF).to(lp_ext.dtype)
+    starts = (il[None, :] == torch.arange(1, T + 1, device=il.device)[:, None])[:, :, None]  # t = T_b - 1
     for t in range(T - 1, -1, -1):
         nxt = buf[t + 1]
-        terms = torch.stack((nxt[:, :L], nxt[:, 1:L + 1], nxt[:, 2:] + skip))
-        step = torch.logsumexp(terms, 0)
-        starts = (il == t + 1)[:, None]
-        torch.add(torch.where(starts, end, step), lp_ext[t], out=buf[t, :, :L])
+        step = torch.logaddexp(torch.logaddexp(nxt[:, :L], nxt[:, 1:L + 1]), nxt[:, 2:] + skip)
+        torch.add(torch.where(starts[t], end, step), lp_ext[t], out=buf[t, :, :L])
     return buf[:T, :, :L]
 
 
