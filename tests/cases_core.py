@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from refimpl._reduction import legacy_get_string
+
 FLOATING = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -101,3 +103,11 @@ def randn(desc: str, *shape: int, dtype: torch.dtype, device: str, scale: float 
     """Seeded normal numbers, drawn in float64 on the CPU and then converted (same values everywhere)."""
     values = scale * torch.randn(shape, generator=make_generator(desc), dtype=torch.float64)
     return values.to(dtype=dtype, device=device)
+
+
+def effective_reduction(arguments: dict) -> str:
+    """The reduction a call applies, from its bound arguments: the legacy ``size_average``/``reduce`` first
+    (as torch maps them), then ``reduction`` with 'elementwise_mean' read as 'mean'. For hand gradients."""
+    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
+        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
+    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]

@@ -19,6 +19,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    effective_reduction,
     make_generator,
     randn,
 )
@@ -26,7 +27,6 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 from refimpl.margin.cosine_embedding import EPS, cosine_parts
 
 FN = "cosine_embedding_loss"
@@ -188,10 +188,6 @@ def cosine_embedding_modules() -> list[ModuleInput]:
     return out
 
 
-def _resolved_reduction(arguments: dict) -> str:
-    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
-        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
-    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
 
 
 def cosine_embedding_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -199,7 +195,7 @@ def cosine_embedding_hand_gradient(sample: SampleInput, grad_output: Tensor) -> 
     call = inspect.signature(RF.cosine_embedding_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x1, x2, y, margin = arguments["input1"], arguments["input2"], arguments["target"], float(arguments["margin"])
     leaves = [t.detach().clone().requires_grad_(t.is_floating_point()) for t in (x1, x2)]
     value = F.cosine_embedding_loss(*leaves, y, margin=margin, reduction=reduction)

@@ -19,6 +19,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    effective_reduction,
     make_generator,
     randn,
 )
@@ -26,7 +27,6 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 
 
 def _labels(desc: str, *shape: int, dtype: torch.dtype, device: str) -> Tensor:
@@ -40,11 +40,6 @@ def _distances(desc: str, *shape: int, dtype: torch.dtype, device: str) -> Tenso
     return randn(desc, *shape, dtype=torch.float64, device="cpu", scale=1.5).abs().to(dtype=dtype, device=device)
 
 
-def _resolved_reduction(arguments: dict) -> str:
-    """The reduction a call applies: legacy arguments first, 'elementwise_mean' as 'mean'."""
-    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
-        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
-    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
 
 
 def _legacy_samples(args: tuple, wrt: tuple) -> list[SampleInput]:
@@ -176,7 +171,7 @@ def hinge_embedding_hand_gradient(sample: SampleInput, grad_output: Tensor) -> t
     call = inspect.signature(RF.hinge_embedding_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x, y, margin = arguments["input"], arguments["target"], float(arguments["margin"])
     leaf = x.detach().clone().requires_grad_(True)
     expected = torch.autograd.grad(F.hinge_embedding_loss(leaf, y, margin=margin, reduction=reduction), leaf,
@@ -323,7 +318,7 @@ def margin_ranking_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tu
     call = inspect.signature(RF.margin_ranking_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x1, x2, y, margin = arguments["input1"], arguments["input2"], arguments["target"], float(arguments["margin"])
     leaves = {name: t.detach().clone().requires_grad_(True)
               for name, t in (("input1", x1), ("input2", x2), ("target", y)) if t.is_floating_point()}

@@ -21,6 +21,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    effective_reduction,
     make_generator,
     randn,
 )
@@ -28,7 +29,6 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 
 CPU_DTYPES = (torch.float64, torch.float32)
 
@@ -37,10 +37,6 @@ def _classes(desc: str, n: int, c: int, device: str) -> Tensor:
     return torch.randint(0, c, (n,), generator=make_generator(desc)).to(device)
 
 
-def _resolved_reduction(arguments: dict) -> str:
-    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
-        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
-    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
 
 
 def _legacy(out: list, x: Tensor, y: Tensor, prefix: str = "") -> None:
@@ -216,7 +212,7 @@ def multi_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tupl
     call = inspect.signature(RF.multi_margin_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     p, margin, weight = arguments["p"], arguments["margin"], arguments["weight"]
     leaf = x.detach().clone().requires_grad_(True)
@@ -367,7 +363,7 @@ def multilabel_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) ->
     call = inspect.signature(RF.multilabel_margin_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     leaf = x.detach().clone().requires_grad_(True)
     expected = torch.autograd.grad(F.multilabel_margin_loss(leaf, y, reduction=reduction), leaf, grad_output)

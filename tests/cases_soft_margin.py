@@ -22,6 +22,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    effective_reduction,
     make_generator,
     randn,
 )
@@ -29,7 +30,6 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 
 # log of the largest finite value: torch's exp(z) overflows beyond it (bfloat16 has float32's exponent range)
 OVERFLOW_AT = {
@@ -61,11 +61,6 @@ def _margin_pair(margins: list[float], device: str, dtype: torch.dtype) -> tuple
     return input.to(dtype=dtype, device=device), target.to(dtype=dtype, device=device)
 
 
-def _resolved_reduction(arguments: dict) -> str:
-    """The reduction a call applies: legacy arguments first, 'elementwise_mean' as 'mean'."""
-    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
-        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
-    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -207,7 +202,7 @@ def soft_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple
     call = inspect.signature(RF.soft_margin_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     leaf = x.detach().clone().requires_grad_(True)
     expected = torch.autograd.grad(F.soft_margin_loss(leaf, y, reduction=reduction), leaf, grad_output)
@@ -376,7 +371,7 @@ def multilabel_soft_margin_hand_gradient(sample: SampleInput, grad_output: Tenso
     call = inspect.signature(RF.multilabel_soft_margin_loss).bind(*sample.args, **sample.kwargs)
     call.apply_defaults()
     arguments = call.arguments
-    reduction = _resolved_reduction(arguments)
+    reduction = effective_reduction(arguments)
     x, y, weight = arguments["input"], arguments["target"], arguments["weight"]
     names = {0: "input", 1: "target", 2: "weight", "weight": "weight"}
     wanted = {names[w] for w in sample.wrt}

@@ -5,12 +5,21 @@ import math
 
 import torch
 import torch.nn.functional as F
-from cases_core import FLOATING, REDUCTIONS, ErrorInput, KnownValue, LossCase, ModuleInput, SampleInput, randn
+from cases_core import (
+    FLOATING,
+    REDUCTIONS,
+    ErrorInput,
+    KnownValue,
+    LossCase,
+    ModuleInput,
+    SampleInput,
+    effective_reduction,
+    randn,
+)
 from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 from refimpl.metric._distance import cosine_distance
 
 
@@ -154,10 +163,6 @@ def _bind(fn, sample: SampleInput) -> dict:
     return dict(call.arguments)
 
 
-def _resolved_reduction(arguments: dict) -> str:
-    if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
-        return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
-    return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
 
 
 def _leaves(arguments: dict) -> dict:
@@ -175,7 +180,7 @@ def triplet_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[lis
     swap = arguments["swap"]
     grad_u, grad_v, grad_s = RF.triplet_margin_loss_grad(
         grad_output, a - p + eps, a - n + eps, (p - n + eps) if swap else None, arguments["margin"],
-        float(arguments["p"]), _resolved_reduction(arguments))
+        float(arguments["p"]), effective_reduction(arguments))
     grad_s = 0 if grad_s is None else grad_s
     grads = {"anchor": (grad_u + grad_v).sum_to_size(a.shape).to(a.dtype),
              "positive": (grad_s - grad_u).sum_to_size(p.shape).to(p.dtype),
