@@ -223,11 +223,13 @@ def ctc_alpha(lp_ext: Tensor, ext: Tensor) -> Tensor:
     buf = lp_ext.new_full((T, N, L + 2), _NEG_INF)
     skip = _skip_penalty(ext, lp_ext.dtype)  # 0 where s-2 -> s is allowed, -inf elsewhere
     buf[0, :, 2:4] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
+    # Per-frame views of alpha(s), alpha(s-1), alpha(s-2) and of l_t, made once: the loop body is four kernels.
+    same, one_back, two_back = buf[:, :, 2:].unbind(0), buf[:, :, 1:-1].unbind(0), buf[:, :, :-2].unbind(0)
+    frames = lp_ext.unbind(0)
     for t in range(1, T):
-        prev = buf[t - 1]
         # log(e^a + e^b + e^c) as two log-add-exps: fewer kernels per frame than stack + logsumexp
-        step = torch.logaddexp(torch.logaddexp(prev[:, 2:], prev[:, 1:-1]), prev[:, :-2] + skip)
-        torch.add(step, lp_ext[t], out=buf[t, :, 2:])
+        step = torch.logaddexp(torch.logaddexp(same[t - 1], one_back[t - 1]), two_back[t - 1] + skip)
+        torch.add(step, frames[t], out=same[t])
     return buf[:, :, 2:]
 
 
@@ -240,11 +242,15 @@ def ctc_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> Tensor:
     skip = torch.cat((_skip_penalty(ext, lp_ext.dtype)[:, 2:], lp_ext.new_full((N, 2), _NEG_INF)), 1)[:, :L]
     s = torch.arange(L, device=ext.device)
     end = torch.where((s == 2 * tl[:, None]) | (s == 2 * tl[:, None] - 1), 0.0, _NEG_INF).to(lp_ext.dtype)
-    starts = (il[None, :] == torch.arange(1, T + 1, device=il.device)[:, None])[:, :, None]  # t = T_b - 1
+    first_frames = set(il.tolist())  # the frames t = T_b where some sample's recursion starts (at t - 1)
+    # Per-frame views of beta(s), beta(s+1), beta(s+2) and of l_t, made once: the loop body is four kernels.
+    same, one_on, two_on = buf[:, :, :L].unbind(0), buf[:, :, 1:L + 1].unbind(0), buf[:, :, 2:].unbind(0)
+    frames = lp_ext.unbind(0)
     for t in range(T - 1, -1, -1):
-        nxt = buf[t + 1]
-        step = torch.logaddexp(torch.logaddexp(nxt[:, :L], nxt[:, 1:L + 1]), nxt[:, 2:] + skip)
-        torch.add(torch.where(starts[t], end, step), lp_ext[t], out=buf[t, :, :L])
+        step = torch.logaddexp(torch.logaddexp(same[t + 1], one_on[t + 1]), two_on[t + 1] + skip)
+        if t + 1 in first_frames:
+            step = torch.where((il == t + 1)[:, None], end, step)
+        torch.add(step, frames[t], out=same[t])
     return buf[:T, :, :L]
 
 
