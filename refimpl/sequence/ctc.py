@@ -110,10 +110,10 @@ def ctc_loss_grad(
     reduction = _reduction.resolve(FN, reduction)
     lp, ext, il, tl, _ = _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)
     lp_ext = lp.gather(2, ext.expand(lp.shape[0], -1, -1))
-    log_alpha = ctc_alpha(lp_ext, ext)
+    log_alpha, log_beta = ctc_alpha_beta(lp_ext, ext, il, tl)
     nll = ctc_nll(log_alpha, il, tl)
-    return (_grad_from_alpha(grad_output, lp, lp_ext, ext, il, tl, log_alpha, nll, reduction,
-                             zero_infinity).reshape(log_probs.shape),)
+    return (_grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction,
+                                  zero_infinity).reshape(log_probs.shape),)
 
 
 def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
@@ -233,25 +233,36 @@ def ctc_alpha(lp_ext: Tensor, ext: Tensor) -> Tensor:
     return buf[:, :, 2:]
 
 
-def ctc_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> Tensor:
-    r"""The backward variables :math:`\beta_t(s)` (T, N, 2S+1), started at :math:`t = T_b - 1` for each sample
-    with :math:`\beta(2S_b) = \ell(\varnothing)`, :math:`\beta(2S_b - 1) = \ell(z_{S_b})`, and :math:`-\infty`
-    for :math:`t \ge T_b`."""
+def ctc_alpha_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The forward variables :math:`\alpha_t(s)` and the backward variables :math:`\beta_t(s)`, both (T, N, 2S+1),
+    in one loop over the frames.
+
+    :math:`\beta` runs backwards in time and looks right (:math:`s+1`, :math:`s+2`) where :math:`\alpha` looks
+    left. Stored with its time and positions reversed, its recursion has exactly :math:`\alpha`'s shape, so one
+    step advances both at once on a stacked (2, N, 2S+1) tensor: half the kernels of two separate loops.
+    :math:`\beta` starts at :math:`t = T_b - 1` for each sample with :math:`\beta(2S_b) = \ell(\varnothing)`,
+    :math:`\beta(2S_b - 1) = \ell(z_{S_b})`, and is :math:`-\infty` for :math:`t \ge T_b`.
+    """
     T, N, L = lp_ext.shape
-    buf = lp_ext.new_full((T + 1, N, L + 2), _NEG_INF)
-    skip = torch.cat((_skip_penalty(ext, lp_ext.dtype)[:, 2:], lp_ext.new_full((N, 2), _NEG_INF)), 1)[:, :L]
     s = torch.arange(L, device=ext.device)
     end = torch.where((s == 2 * tl[:, None]) | (s == 2 * tl[:, None] - 1), 0.0, _NEG_INF).to(lp_ext.dtype)
-    first_frames = set(il.tolist())  # the frames t = T_b where some sample's recursion starts (at t - 1)
-    # Per-frame views of beta(s), beta(s+1), beta(s+2) and of l_t, made once: the loop body is four kernels.
-    same, one_on, two_on = buf[:, :, :L].unbind(0), buf[:, :, 1:L + 1].unbind(0), buf[:, :, 2:].unbind(0)
-    frames = lp_ext.unbind(0)
-    for t in range(T - 1, -1, -1):
-        step = torch.logaddexp(torch.logaddexp(same[t + 1], one_on[t + 1]), two_on[t + 1] + skip)
-        if t + 1 in first_frames:
-            step = torch.where((il == t + 1)[:, None], end, step)
-        torch.add(step, frames[t], out=same[t])
-    return buf[:T, :, :L]
+    skip = _skip_penalty(ext, lp_ext.dtype)  # alpha: s-2 -> s; beta: s+2 -> s, the same test read at s+2
+    skip_beta = torch.cat((skip[:, 2:], lp_ext.new_full((N, 2), _NEG_INF)), 1)[:, :L]
+    skips = torch.stack((skip, skip_beta.flip(1)))
+    frames = torch.stack((lp_ext, lp_ext.flip(0, 2)), 1).unbind(0)  # step k: l_k for alpha, l_{T-1-k} for beta
+    end = end.flip(1)
+    buf = lp_ext.new_full((T, 2, N, L + 2), _NEG_INF)
+    buf[0, 0, :, 2:4] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
+    torch.add(torch.where((il == T)[:, None], end, _NEG_INF), frames[0][1], out=buf[0, 1, :, 2:])
+    first_frames = set(il.tolist())  # beta starts at t = T_b - 1, which is step k = T - T_b
+    same, one_back, two_back = buf[..., 2:].unbind(0), buf[..., 1:-1].unbind(0), buf[..., :-2].unbind(0)
+    for k in range(1, T):
+        # log(e^a + e^b + e^c) as two log-add-exps: fewer kernels per frame than stack + logsumexp
+        step = torch.logaddexp(torch.logaddexp(same[k - 1], one_back[k - 1]), two_back[k - 1] + skips)
+        if T - k in first_frames:
+            step[1] = torch.where((il == T - k)[:, None], end, step[1])
+        torch.add(step, frames[k], out=same[k])
+    return buf[:, 0, :, 2:], buf[:, 1, :, 2:].flip(0, 2)
 
 
 def _skip_penalty(ext: Tensor, dtype: torch.dtype) -> Tensor:
@@ -273,9 +284,8 @@ def ctc_nll(log_alpha: Tensor, il: Tensor, tl: Tensor) -> Tensor:
     return torch.where(il > 0, nll, float("inf"))
 
 
-def _grad_from_alpha(grad_output, lp, lp_ext, ext, il, tl, log_alpha, nll, reduction, zero_infinity):
+def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction, zero_infinity):
     T, N, C = lp.shape
-    log_beta = ctc_beta(lp_ext, ext, il, tl)
     # occupation probabilities per position, gathered onto the classes: the true -d l_b / d l_t(c)
     occupation = (log_alpha + log_beta).add_(nll[None, :, None]).sub_(lp_ext).exp_()
     gamma = torch.zeros_like(lp).scatter_add_(2, ext.expand(T, -1, -1), occupation)
@@ -293,14 +303,18 @@ def _grad_from_alpha(grad_output, lp, lp_ext, ext, il, tl, log_alpha, nll, reduc
 
 
 class _CTCLossFunction(torch.autograd.Function):
-    """Forward: the alpha recursion and the reduction. Backward: the beta recursion in ``_grad_from_alpha``."""
+    """Forward: the alpha recursion (with beta in the same loop when a gradient will be needed) and the
+    reduction. Backward: the occupations from alpha and beta, in ``_grad_from_alpha_beta``."""
 
     @staticmethod
     def forward(ctx, lp, ext, il, tl, reduction, zero_infinity):
         lp_ext = lp.gather(2, ext.expand(lp.shape[0], -1, -1))
-        log_alpha = ctc_alpha(lp_ext, ext)
+        if ctx.needs_input_grad[0]:
+            log_alpha, log_beta = ctc_alpha_beta(lp_ext, ext, il, tl)
+        else:
+            log_alpha, log_beta = ctc_alpha(lp_ext, ext), None
         nll = ctc_nll(log_alpha, il, tl)
-        ctx.save_for_backward(lp, lp_ext, ext, il, tl, log_alpha, nll)
+        ctx.save_for_backward(lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll)
         ctx.reduction, ctx.zero_infinity = reduction, zero_infinity
         loss = torch.where(nll == float("inf"), 0.0, nll) if zero_infinity else nll
         if reduction == "mean":
@@ -310,9 +324,9 @@ class _CTCLossFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
-        lp, lp_ext, ext, il, tl, log_alpha, nll = ctx.saved_tensors
-        grad = _grad_from_alpha(grad_output, lp, lp_ext, ext, il, tl, log_alpha, nll, ctx.reduction,
-                                ctx.zero_infinity)
+        lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll = ctx.saved_tensors
+        grad = _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, ctx.reduction,
+                                     ctx.zero_infinity)
         return grad, None, None, None, None, None
 
 
