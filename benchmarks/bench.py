@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 import refimpl.functional as RF
+from refimpl.testing import torch_functional
 
 SIZES = {"small": (64, 16), "large": (4096, 1024)}  # (N, D): latency and throughput
 
@@ -145,6 +145,23 @@ def linear_projection_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
     return (x, w, y), {"options": torch.nn.LinearCrossEntropyOptions()}
 
 
+def adaptive_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
+    """Hidden states, Zipf-distributed targets over C classes and the weights of an adaptive softmax with
+    cutoffs [C/10, C/2] and div_value 4 (head, then each tail's projection and output layer)."""
+    n, d, c = (4096, 256, 20000) if n >= 1024 else (64, 16, 200)
+    cutoffs = [c // 10, c // 2]
+    generator = _generator()
+    x = torch.randn(n, d, generator=generator)
+    ranks = torch.arange(1, c + 1, dtype=torch.float64)
+    y = torch.multinomial(1 / ranks, n, replacement=True, generator=generator)
+    weights = [torch.randn(cutoffs[0] + 2, d, generator=generator) / d**0.5]
+    for i, (low, high) in enumerate(zip(cutoffs, [*cutoffs[1:], c], strict=True)):
+        hidden = d // 4 ** (i + 1)
+        weights += [torch.randn(hidden, d, generator=generator) / d**0.5,
+                    torch.randn(high - low, hidden, generator=generator) / hidden**0.5]
+    return (x.to(device), y.to(device), *(w.to(device) for w in weights)), {}
+
+
 BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     # loss name: (input maker, keyword arguments); the first positional tensor is differentiated
     "l1_loss": (regression_inputs, {}),
@@ -167,6 +184,7 @@ BENCHMARKS: dict[str, tuple[Callable, dict]] = {
     "cosine_embedding_loss": (embedding_pair_inputs, {"margin": 0.2}),
     "triplet_margin_loss": (triplet_inputs, {}),
     "triplet_margin_with_distance_loss": (triplet_inputs, {}),
+    "adaptive_log_softmax": (adaptive_inputs, {}),
     "linear_cross_entropy": (linear_projection_inputs, {}),
     "ctc_loss": (ctc_inputs, {}),
 }
@@ -193,7 +211,7 @@ def compare(name: str, size: str, device: str, repeats: int) -> tuple[float, flo
     make_inputs, options = BENCHMARKS[name]
     args, extra = make_inputs(*SIZES[size], device)
     kwargs = {**options, **extra}
-    torch_fn, ref_fn = getattr(F, name), getattr(RF, name)
+    torch_fn, ref_fn = torch_functional(name), getattr(RF, name)
     for fn in (torch_fn, ref_fn):
         time_once(fn, args, kwargs, device)
     torch_times, ref_times = [], []
