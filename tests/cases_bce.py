@@ -9,7 +9,6 @@ over the last (class) dimension and over other dimensions, targets outside [0, 1
 result's dtype, which is the target's.
 """
 
-import inspect
 import math
 
 import torch
@@ -22,6 +21,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     make_generator,
     randn,
 )
@@ -346,9 +346,7 @@ def bce_with_logits_modules() -> list[ModuleInput]:
 
 def _hand_gradient(torch_fn, ref_fn, grad_fn, has_pos_weight: bool):
     def hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-        call = inspect.signature(ref_fn).bind(*sample.args, **sample.kwargs)
-        call.apply_defaults()
-        arguments = call.arguments
+        arguments = bound_arguments(ref_fn, sample)
         reduction = "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
         if arguments["size_average"] is not None or arguments["reduce"] is not None:
             reduction = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)

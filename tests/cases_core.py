@@ -9,6 +9,7 @@ empty batches, 0-dim and K-dimensional inputs, non-finite values, legacy argumen
 that becomes its pytest id, and its random numbers come from a generator seeded by that ``desc``.
 """
 
+import inspect
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,3 +112,10 @@ def effective_reduction(arguments: dict) -> str:
     if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
         return legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
     return "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
+
+
+def bound_arguments(fn: Callable, sample: SampleInput) -> dict:
+    """The sample's call bound to ``fn``'s signature, defaults filled in: argument name -> value."""
+    call = inspect.signature(fn).bind(*sample.args, **sample.kwargs)
+    call.apply_defaults()
+    return dict(call.arguments)

@@ -6,7 +6,6 @@ sample's dtype), targets other than +-1, zero vectors, 1-D pairs, empty batches,
 mixed dtypes, and the legacy arguments. Only input1 and input2 are differentiable: ``wrt=(0, 1)`` throughout.
 """
 
-import inspect
 import math
 
 import torch
@@ -19,6 +18,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     effective_reduction,
     make_generator,
     randn,
@@ -192,9 +192,7 @@ def cosine_embedding_modules() -> list[ModuleInput]:
 
 def cosine_embedding_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``cosine_embedding_loss_grad`` against torch's backward, for input1 and input2 where they are float."""
-    call = inspect.signature(RF.cosine_embedding_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.cosine_embedding_loss, sample)
     reduction = effective_reduction(arguments)
     x1, x2, y, margin = arguments["input1"], arguments["input2"], arguments["target"], float(arguments["margin"])
     leaves = [t.detach().clone().requires_grad_(t.is_floating_point()) for t in (x1, x2)]

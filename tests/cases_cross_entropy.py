@@ -10,7 +10,6 @@ probability targets (weighted, smoothed, unnormalised, one-hot, mixed dtypes), w
 weight are differentiable.
 """
 
-import inspect
 import math
 from collections.abc import Callable
 
@@ -24,6 +23,8 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
+    effective_reduction,
     make_generator,
     randn,
 )
@@ -31,7 +32,6 @@ from torch import Tensor
 
 import refimpl.functional as RF
 import refimpl.nn as RN
-from refimpl._reduction import legacy_get_string
 
 C = 4  # classes in most samples
 
@@ -456,12 +456,8 @@ def hand_gradient(name: str) -> Callable[[SampleInput, Tensor], tuple[list[Tenso
 
     def gradients(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         case_fn = getattr(F, name)
-        call = inspect.signature(getattr(RF, name)).bind(*sample.args, **sample.kwargs)
-        call.apply_defaults()
-        arguments = dict(call.arguments)
-        reduction = "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
-        if arguments["size_average"] is not None or arguments["reduce"] is not None:
-            reduction = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
+        arguments = bound_arguments(getattr(RF, name), sample)
+        reduction = effective_reduction(arguments)
         names = {0: "input", 1: "target"}
         leaves = {names.get(w, w): arguments[names.get(w, w)].detach().clone().requires_grad_(True) for w in sample.wrt}
         expected = torch.autograd.grad(case_fn(**{**arguments, **leaves}), list(leaves.values()), grad_output)

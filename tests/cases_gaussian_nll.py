@@ -6,12 +6,21 @@ one dimension fewer, one dimension of size 1, a Python float, 0-dim for a 1-D in
 ``full``, silent target broadcasting, integer inputs promoting to float, mixed dtypes and complex inputs.
 """
 
-import inspect
 import math
 
 import torch
 import torch.nn.functional as F
-from cases_core import FLOATING, REDUCTIONS, ErrorInput, KnownValue, LossCase, ModuleInput, SampleInput, randn
+from cases_core import (
+    FLOATING,
+    REDUCTIONS,
+    ErrorInput,
+    KnownValue,
+    LossCase,
+    ModuleInput,
+    SampleInput,
+    bound_arguments,
+    randn,
+)
 from torch import Tensor
 
 import refimpl.functional as RF
@@ -209,9 +218,7 @@ def gaussian_nll_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tupl
     """``gaussian_nll_loss_grad(grad_output, x - y, var, eps, reduction)`` against torch's backward: its
     residual gradient is the input's (summed over broadcast dimensions), minus it the target's, and its
     variance gradient the var's (reshaped back where torch unsqueezed var)."""
-    call = inspect.signature(RF.gaussian_nll_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.gaussian_nll_loss, sample)
     x, y, var = arguments["input"], arguments["target"], arguments["var"]
     leaves = {name: t.detach().clone().requires_grad_(True)
               for name, t in (("input", x), ("target", y), ("var", var))

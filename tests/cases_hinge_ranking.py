@@ -6,7 +6,6 @@ MarginRanking) counts as active: those samples are marked ``kink=True`` (out of 
 are still compared with torch's. Neither checks its target: labels 0, 2, 0.5 and NaN have samples of their own.
 """
 
-import inspect
 import math
 
 import torch
@@ -19,6 +18,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     effective_reduction,
     make_generator,
     randn,
@@ -168,9 +168,7 @@ def hinge_embedding_modules() -> list[ModuleInput]:
 
 def hinge_embedding_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``hinge_embedding_loss_grad`` against torch's backward, for the input (the only differentiable argument)."""
-    call = inspect.signature(RF.hinge_embedding_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.hinge_embedding_loss, sample)
     reduction = effective_reduction(arguments)
     x, y, margin = arguments["input"], arguments["target"], float(arguments["margin"])
     leaf = x.detach().clone().requires_grad_(True)
@@ -315,9 +313,7 @@ def margin_ranking_modules() -> list[ModuleInput]:
 def margin_ranking_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``margin_ranking_loss_grad`` against torch's backward: its d-gradient summed to each input's shape is
     input1's, its negative input2's, and its target gradient the target's."""
-    call = inspect.signature(RF.margin_ranking_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.margin_ranking_loss, sample)
     reduction = effective_reduction(arguments)
     x1, x2, y, margin = arguments["input1"], arguments["input2"], arguments["target"], float(arguments["margin"])
     leaves = {name: t.detach().clone().requires_grad_(True)

@@ -8,7 +8,6 @@ negative and infinite targets, ``log_target``, the legacy arguments that still d
 probabilities passed where log-probabilities belong.
 """
 
-import inspect
 import math
 
 import torch
@@ -21,6 +20,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     make_generator,
     randn,
 )
@@ -196,9 +196,7 @@ def kl_modules() -> list[ModuleInput]:
 def kl_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``kl_div_grad(grad_output, x, y, reduction, log_target)`` against torch's backward. 'batchmean' is
     'sum' divided by ``input.size(0)`` (even after a legacy override), so its upstream gradient is divided."""
-    call = inspect.signature(RF.kl_div).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.kl_div, sample)
     x, y, reduction = arguments["input"], arguments["target"], arguments["reduction"]
     names = [name for name, w in (("input", 0), ("target", 1)) if w in sample.wrt]
     leaves = {name: arguments[name].detach().clone().requires_grad_(True) for name in names}
@@ -408,9 +406,7 @@ def poisson_modules() -> list[ModuleInput]:
 
 def poisson_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``poisson_nll_loss_grad(grad_output, x, y, log_input, full, eps, reduction)`` against torch's backward."""
-    call = inspect.signature(RF.poisson_nll_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.poisson_nll_loss, sample)
     names = [name for name, w in (("input", 0), ("target", 1)) if w in sample.wrt
              and arguments[name].is_floating_point()]
     leaves = {name: arguments[name].detach().clone().requires_grad_(True) for name in names}

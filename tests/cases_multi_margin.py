@@ -8,7 +8,6 @@ with 'none' only; tests/test_empty_multi_margin.py checks refimpl's defined valu
 'sum') instead.
 """
 
-import inspect
 import math
 
 import torch
@@ -21,6 +20,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     effective_reduction,
     make_generator,
     randn,
@@ -209,9 +209,7 @@ def multi_margin_modules() -> list[ModuleInput]:
 
 def multi_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``multi_margin_loss_grad`` on the (N, C) view of the input against torch's backward."""
-    call = inspect.signature(RF.multi_margin_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.multi_margin_loss, sample)
     reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     p, margin, weight = arguments["p"], arguments["margin"], arguments["weight"]
@@ -360,9 +358,7 @@ def multilabel_margin_modules() -> list[ModuleInput]:
 
 
 def multilabel_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-    call = inspect.signature(RF.multilabel_margin_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.multilabel_margin_loss, sample)
     reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     leaf = x.detach().clone().requires_grad_(True)

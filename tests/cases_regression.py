@@ -1,6 +1,5 @@
 """Registry entries of the regression losses: l1, mse, huber, smooth_l1 (book/regression/)."""
 
-import inspect
 import math
 from collections.abc import Callable, Iterator
 
@@ -14,6 +13,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     make_generator,
     randn,
 )
@@ -226,9 +226,7 @@ def regression_hand_gradient(name: str, grad_fn: Callable, option_names: tuple[s
 
     def hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         case = CASES_BY_NAME[name]
-        call = inspect.signature(case.ref_fn).bind(*sample.args, **sample.kwargs)
-        call.apply_defaults()
-        arguments = call.arguments
+        arguments = bound_arguments(case.ref_fn, sample)
         reduction = "mean" if arguments["reduction"] == "elementwise_mean" else arguments["reduction"]
         if arguments.get("size_average") is not None or arguments.get("reduce") is not None:
             reduction = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)

@@ -9,7 +9,6 @@ threshold, and the margins beyond it live in ``soft_margin_overflow_samples``: t
 refimpl against an exact (high precision) value on those, and checks that torch overflows there.
 """
 
-import inspect
 import math
 
 import torch
@@ -22,6 +21,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     effective_reduction,
     make_generator,
     randn,
@@ -199,9 +199,7 @@ def soft_margin_modules() -> list[ModuleInput]:
 
 def soft_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``soft_margin_loss_grad`` against torch's backward, for the input (the only differentiable argument)."""
-    call = inspect.signature(RF.soft_margin_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.soft_margin_loss, sample)
     reduction = effective_reduction(arguments)
     x, y = arguments["input"], arguments["target"]
     leaf = x.detach().clone().requires_grad_(True)
@@ -368,9 +366,7 @@ def multilabel_soft_margin_modules() -> list[ModuleInput]:
 
 def multilabel_soft_margin_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``multilabel_soft_margin_loss_grad`` against torch's backward, for every argument in ``sample.wrt``."""
-    call = inspect.signature(RF.multilabel_soft_margin_loss).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    arguments = call.arguments
+    arguments = bound_arguments(RF.multilabel_soft_margin_loss, sample)
     reduction = effective_reduction(arguments)
     x, y, weight = arguments["input"], arguments["target"], arguments["weight"]
     names = {0: "input", 1: "target", 2: "weight", "weight": "weight"}

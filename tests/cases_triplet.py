@@ -1,6 +1,5 @@
 """Registry entries of the metric losses: triplet_margin_loss, triplet_margin_with_distance_loss (book/metric/)."""
 
-import inspect
 import math
 
 import torch
@@ -13,6 +12,7 @@ from cases_core import (
     LossCase,
     ModuleInput,
     SampleInput,
+    bound_arguments,
     effective_reduction,
     randn,
 )
@@ -157,10 +157,6 @@ def _l2_no_eps(x1: Tensor, x2: Tensor) -> Tensor:
     return (x1 - x2).square().sum(-1).sqrt()
 
 
-def _bind(fn, sample: SampleInput) -> dict:
-    call = inspect.signature(fn).bind(*sample.args, **sample.kwargs)
-    call.apply_defaults()
-    return dict(call.arguments)
 
 
 
@@ -172,7 +168,7 @@ def _leaves(arguments: dict) -> dict:
 
 def triplet_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """``triplet_margin_loss_grad`` on the differences, combined by the subtraction's chain rule, against torch."""
-    arguments = _bind(RF.triplet_margin_loss, sample)
+    arguments = bound_arguments(RF.triplet_margin_loss, sample)
     leaves = _leaves(arguments)
     expected = torch.autograd.grad(F.triplet_margin_loss(**{**arguments, **leaves}), list(leaves.values()),
                                    grad_output)
@@ -190,7 +186,7 @@ def triplet_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[lis
 
 def with_distance_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
     """The hinge by hand (``triplet_margin_with_distance_loss_grad``), the user's distance by autograd."""
-    arguments = _bind(RF.triplet_margin_with_distance_loss, sample)
+    arguments = bound_arguments(RF.triplet_margin_with_distance_loss, sample)
     leaves = _leaves(arguments)
     expected = torch.autograd.grad(F.triplet_margin_with_distance_loss(**{**arguments, **leaves}),
                                    list(leaves.values()), grad_output)
