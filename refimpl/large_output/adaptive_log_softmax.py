@@ -46,7 +46,9 @@ def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
     return _TargetLogProb.apply(logits, target)
 
 
-def target_log_prob_grad(grad_output: Tensor, logits: Tensor, target: Tensor) -> Tensor:
+def target_log_prob_grad(
+    grad_output: Tensor, logits: Tensor, target: Tensor, lse: Tensor | None = None
+) -> Tensor:
     r"""Hand-derived gradient of :func:`target_log_prob` with respect to ``logits``.
 
     .. math::
@@ -56,12 +58,19 @@ def target_log_prob_grad(grad_output: Tensor, logits: Tensor, target: Tensor) ->
 
     so :math:`\partial L/\partial z_{nk} = g_n([k = t_n] - p_{nk})` for upstream :math:`g`: the
     "one-hot minus softmax" of cross-entropy with the sign flipped (this is a log-likelihood, not a loss).
-    Each row of the gradient sums to 0. Built from differentiable ops, so double backward works.
+    Each row of the gradient sums to 0.
+
+    ``lse`` (N, 1), the forward's log-sum-exp, is reused when given: then nothing here is differentiated and the
+    one temporary is updated in place. Without it (a graph is being built for double backward) the log-sum-exp
+    is recomputed from ``logits`` with differentiable out-of-place operations.
     """
     acc = _accumulate_dtype(logits.dtype)
     z = logits.to(acc)
     g = grad_output.to(acc).unsqueeze(1)
-    # half precision: torch's backward reads its rounded log-softmax output, so round log p once before exp
+    if lse is not None:
+        # half precision: torch's backward reads its rounded log-softmax output, so round log p once before exp
+        p = (z - lse).to(logits.dtype).to(acc).exp_()
+        return p.mul_(-g).scatter_add_(1, target.unsqueeze(1), g).to(logits.dtype)
     p = (z - torch.logsumexp(z, 1, keepdim=True)).to(logits.dtype).to(acc).exp()
     grad = (g * p).neg_()  # a fresh product: mul saved g and p, not its result, so in place is safe
     return grad.scatter_add(1, target.unsqueeze(1), g).to(logits.dtype)
@@ -72,15 +81,17 @@ class _TargetLogProb(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
-        ctx.save_for_backward(logits, target)
         z = logits.to(_accumulate_dtype(logits.dtype))
-        lse = torch.logsumexp(z, 1)
-        return (z.gather(1, target.unsqueeze(1)).squeeze(1) - lse).to(logits.dtype)
+        lse = torch.logsumexp(z, 1, keepdim=True)
+        ctx.save_for_backward(logits, target, lse)
+        return (z.gather(1, target.unsqueeze(1)) - lse).squeeze(1).to(logits.dtype)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        logits, target = ctx.saved_tensors
-        return target_log_prob_grad(grad_output, logits, target), None
+        logits, target, lse = ctx.saved_tensors
+        # The saved lse is a constant to autograd: reuse it only when no graph is built (no double backward).
+        reuse = None if torch.is_grad_enabled() else lse
+        return target_log_prob_grad(grad_output, logits, target, reuse), None
 
 
 def _log_softmax(logits: Tensor) -> Tensor:
