@@ -148,18 +148,19 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infi
         if lengths.numel() != N:
             raise RuntimeError(f"{FN}(): {name} must be of size batch_size (expected {N} entries, got "
                                f"{lengths.numel()})")
-    if (tl < 0).any():
+    input_lengths, target_lengths = il.tolist(), tl.tolist()  # on the CPU: checks in Python, not kernels
+    if min(target_lengths) < 0:
         raise RuntimeError(f"{FN}(): Expected target_lengths to have value at least 0, but got value "
-                           f"{int(tl.min())} (argument target_lengths)")
-    s_max = int(tl.max())
+                           f"{min(target_lengths)} (argument target_lengths)")
+    s_max = max(target_lengths)
     if targets.dim() == 1:  # the concatenation of every target
-        if targets.shape[0] != int(tl.sum()):
-            raise RuntimeError(f"{FN}(): Expected tensor to have size {int(tl.sum())} at dimension 0, but got size "
-                               f"{targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
+        if targets.shape[0] != sum(target_lengths):
+            raise RuntimeError(f"{FN}(): Expected tensor to have size {sum(target_lengths)} at dimension 0, but got "
+                               f"size {targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
                                "sum(target_lengths) entries)")
         starts = tl.cumsum(0) - tl
         index = (starts[:, None] + torch.arange(s_max)).clamp_max_(max(targets.shape[0] - 1, 0))
-        padded = targets[index]
+        padded = targets[index.to(targets.device)]
     else:
         if targets.shape[0] != N:
             raise RuntimeError(f"{FN}(): Expected tensor to have size {N} at dimension 0, but got size "
@@ -168,16 +169,17 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infi
             raise RuntimeError(f"{FN}(): Expected tensor to have size at least {s_max} at dimension 1, but got size "
                                f"{targets.shape[1]} for argument #2 'targets' (target_lengths exceed the padding)")
         padded = targets[:, :s_max]
-    if (il < 0).any():
+    if min(input_lengths) < 0:
         raise RuntimeError(f"{FN}(): Expected input_lengths to have value at least 0, but got value "
-                           f"{int(il.min())} (argument input_lengths)")
-    if (il > T).any():
+                           f"{min(input_lengths)} (argument input_lengths)")
+    if max(input_lengths) > T:
         raise RuntimeError(f"{FN}(): Expected input_lengths to have value at most {T}, but got value "
-                           f"{int(il.max())} (argument input_lengths longer than log_probs)")
-    padded = padded.long().to(lp.device)
-    used = torch.arange(s_max, device=lp.device) < tl.to(lp.device)[:, None]
-    padded = torch.where(used, padded, blank)  # entries past S_b are ignored, whatever they hold
-    if ((padded < 0) | (padded >= C)).any():
+                           f"{max(input_lengths)} (argument input_lengths longer than log_probs)")
+    padded = padded.to(lp.device, torch.long)
+    if min(target_lengths) < s_max:  # entries past S_b are ignored, whatever they hold
+        used = torch.arange(s_max, device=lp.device) < tl.to(lp.device)[:, None]
+        padded = torch.where(used, padded, blank)
+    if padded.numel() and not 0 <= int(padded.min()) <= int(padded.max()) < C:
         raise RuntimeError(f"{FN}(): targets must be class indices in [0, {C}) (argument targets holds a label "
                            "outside that range; torch does not check and reads out of bounds)")
     ext = torch.full((N, 2 * s_max + 1), blank, dtype=torch.long, device=lp.device)
@@ -216,21 +218,12 @@ def _lengths(value, name: str) -> Tensor:
 def ctc_alpha(lp_ext: Tensor, ext: Tensor) -> Tensor:
     r"""The forward variables :math:`\alpha_t(s)` (T, N, 2S+1) from :math:`\ell_t(z'_s)` (T, N, 2S+1).
 
-    Vectorised over the batch and the positions :math:`s`; one step per frame. A two-column margin of
-    :math:`-\infty` on the left makes :math:`\alpha_{t-1}(s-1)` and :math:`\alpha_{t-1}(s-2)` views.
+    :math:`\alpha_0(0) = \ell_0(\varnothing)`, :math:`\alpha_0(1) = \ell_0(z_1)`, then one step of
+    :func:`log_space_recursion` per frame.
     """
-    T, N, L = lp_ext.shape
-    buf = lp_ext.new_full((T, N, L + 2), _NEG_INF)
-    skip = _skip_penalty(ext, lp_ext.dtype)  # 0 where s-2 -> s is allowed, -inf elsewhere
-    buf[0, :, 2:4] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
-    # Per-frame views of alpha(s), alpha(s-1), alpha(s-2) and of l_t, made once: the loop body is four kernels.
-    same, one_back, two_back = buf[:, :, 2:].unbind(0), buf[:, :, 1:-1].unbind(0), buf[:, :, :-2].unbind(0)
-    frames = lp_ext.unbind(0)
-    for t in range(1, T):
-        # log(e^a + e^b + e^c) as two log-add-exps: fewer kernels per frame than stack + logsumexp
-        step = torch.logaddexp(torch.logaddexp(same[t - 1], one_back[t - 1]), two_back[t - 1] + skip)
-        torch.add(step, frames[t], out=same[t])
-    return buf[:, :, 2:]
+    first = lp_ext.new_full(lp_ext.shape[1:], _NEG_INF)
+    first[:, :2] = lp_ext[0, :, :2]
+    return log_space_recursion(first, lp_ext, jump_penalties(ext, lp_ext.dtype)[0])
 
 
 def ctc_alpha_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> tuple[Tensor, Tensor]:
@@ -238,50 +231,94 @@ def ctc_alpha_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> tuple
     in one loop over the frames.
 
     :math:`\beta` runs backwards in time and looks right (:math:`s+1`, :math:`s+2`) where :math:`\alpha` looks
-    left. Stored with its time and positions reversed, its recursion has exactly :math:`\alpha`'s shape, so one
-    step advances both at once on a stacked (2, N, 2S+1) tensor: half the kernels of two separate loops.
-    :math:`\beta` starts at :math:`t = T_b - 1` for each sample with :math:`\beta(2S_b) = \ell(\varnothing)`,
-    :math:`\beta(2S_b - 1) = \ell(z_{S_b})`, and is :math:`-\infty` for :math:`t \ge T_b`.
+    left. Stored with its time and positions reversed, its recursion has exactly :math:`\alpha`'s shape, so the
+    N rows of :math:`\beta` join the N rows of :math:`\alpha` in one :func:`log_space_recursion` of 2N rows:
+    half the kernels of two separate loops. :math:`\beta` starts at :math:`t = T_b - 1` for each sample with
+    :math:`\beta(2S_b) = \ell(\varnothing)`, :math:`\beta(2S_b - 1) = \ell(z_{S_b})`, and is :math:`-\infty`
+    for :math:`t \ge T_b`.
     """
     T, N, L = lp_ext.shape
-    s = torch.arange(L, device=ext.device)
-    end = torch.where((s == 2 * tl[:, None]) | (s == 2 * tl[:, None] - 1), 0.0, _NEG_INF).to(lp_ext.dtype)
-    skip = _skip_penalty(ext, lp_ext.dtype)  # alpha: s-2 -> s; beta: s+2 -> s, the same test read at s+2
-    skip_beta = torch.cat((skip[:, 2:], lp_ext.new_full((N, 2), _NEG_INF)), 1)[:, :L]
-    skips = torch.stack((skip, skip_beta.flip(1)))
-    frames = torch.stack((lp_ext, lp_ext.flip(0, 2)), 1).unbind(0)  # step k: l_k for alpha, l_{T-1-k} for beta
-    end = end.flip(1)
-    buf = lp_ext.new_full((T, 2, N, L + 2), _NEG_INF)
-    buf[0, 0, :, 2:4] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
-    torch.add(torch.where((il == T)[:, None], end, _NEG_INF), frames[0][1], out=buf[0, 1, :, 2:])
-    first_frames = set(il.tolist())  # beta starts at t = T_b - 1, which is step k = T - T_b
-    same, one_back, two_back = buf[..., 2:].unbind(0), buf[..., 1:-1].unbind(0), buf[..., :-2].unbind(0)
-    for k in range(1, T):
-        # log(e^a + e^b + e^c) as two log-add-exps: fewer kernels per frame than stack + logsumexp
-        step = torch.logaddexp(torch.logaddexp(same[k - 1], one_back[k - 1]), two_back[k - 1] + skips)
-        if T - k in first_frames:
-            step[1] = torch.where((il == T - k)[:, None], end, step[1])
-        torch.add(step, frames[k], out=same[k])
-    return buf[:, 0, :, 2:], buf[:, 1, :, 2:].flip(0, 2)
+    frames = torch.cat((lp_ext, lp_ext.flip(0, 2)), 1)  # step k: l_k for alpha, l_{T-1-k} (reversed) for beta
+    # beta's start, positions reversed: 0 at r = L-1-2S_b and r = L-2S_b (s = 2S_b and s = 2S_b - 1)
+    gap = torch.arange(L, device=ext.device) - (L - 1 - 2 * tl[:, None])
+    end = lp_ext.new_full((N, L), _NEG_INF).masked_fill_((gap == 0) | (gap == 1), 0.0)
+    first = lp_ext.new_full((2 * N, L), _NEG_INF)
+    first[:N, :2] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
+    first[N:] = torch.where((il == T)[:, None], end, _NEG_INF) + frames[0, N:]
+    # beta starts at t = T_b - 1, which is step k = T - T_b: there its rows restart from the end positions
+    is_alpha = torch.zeros(N, 1, dtype=torch.bool, device=ext.device)
+    restarts = {T - length: (torch.cat((is_alpha, (il == length)[:, None])), torch.cat((end, end)))
+                for length in set(il.tolist()) if 0 < length < T}
+    both = log_space_recursion(first, frames, jump_penalties(ext, lp_ext.dtype).flatten(0, 1), restarts)
+    return both[:, :N], both[:, N:].flip(0, 2)
 
 
-def _skip_penalty(ext: Tensor, dtype: torch.dtype) -> Tensor:
-    """0 where the transition s-2 -> s is allowed (z'_s != z'_{s-2}), -inf elsewhere; shape (N, 2S+1)."""
-    allowed = torch.zeros_like(ext, dtype=torch.bool)
-    allowed[:, 2:] = ext[:, 2:] != ext[:, :-2]
-    return torch.where(allowed, 0.0, _NEG_INF).to(dtype)
+def jump_penalties(ext: Tensor, dtype: torch.dtype) -> Tensor:
+    r"""Which positions may skip one ahead, as 0 (yes) or :math:`-\infty` (no): (2, N, 2S+1).
+
+    Row 0 for :math:`\alpha`: position :math:`u` may jump to :math:`u+2` when :math:`z'_{u+2} \ne z'_u` (never
+    from a blank, whose :math:`u+2` is a blank too, and not between repeated labels). Row 1 for :math:`\beta`,
+    positions reversed: its jumps run :math:`s+2 \to s` under the same test, read from the other end.
+    """
+    N, L = ext.shape
+    differs = ext[:, 2:] != ext[:, :-2]  # z'_{u+2} != z'_u, for u < L - 2
+    penalty = torch.full((2, N, L), _NEG_INF, dtype=dtype, device=ext.device)
+    penalty[0, :, :-2].masked_fill_(differs, 0.0)
+    penalty[1, :, :-2].masked_fill_(differs.flip(1), 0.0)
+    return penalty
+
+
+def log_space_recursion(first: Tensor, frames: Tensor, jump: Tensor,
+                        restarts: dict[int, tuple[Tensor, Tensor]] | None = None) -> Tensor:
+    r"""Run :math:`a_k(s) = \log\big(e^{a_{k-1}(s)} + e^{a_{k-1}(s-1)} + e^{a_{k-1}(s-2) + j(s-2)}\big) + f_k(s)`
+    from :math:`a_0` = ``first`` (R, L) over the frames :math:`f` (K, R, L), on R independent rows at once;
+    ``jump`` :math:`j` (R, L) is 0 where position :math:`u` may jump to :math:`u+2` and :math:`-\infty` elsewhere
+    (cells outside the row count as :math:`-\infty`). At a step ``k`` in ``restarts``, the rows selected by its
+    (R, 1) mask restart: :math:`a_k` = value + :math:`f_k`. Returns :math:`a` (K, R, L).
+
+    The loop is the cost (a few small kernels per frame), so its layout is chosen for speed: each frame is one
+    flat row-major buffer in which every row has two cells of :math:`-\infty` on its left, so that
+    :math:`a(s-1)` and :math:`a(s-2)` are *contiguous* shifted views of it (elementwise kernels run several
+    times faster on those than on 2-D strided views). Next to it lives a second copy holding
+    :math:`a(u) + j(u)`, the value cell :math:`u` passes on by a jump. Both copies start as the frames
+    (:math:`f_k` and :math:`f_k + j`) and one in-place addition per step completes them: a step is two
+    log-add-exps and one add.
+    """
+    K, R, L = frames.shape
+    buf = frames.new_empty((K, 2, R, L + 2))  # per frame: a, then its jump copy
+    buf[..., :2] = _NEG_INF  # the margins
+    cells = buf[..., 2:]
+    cells[:, 0] = frames  # each step adds its log-add-exps onto the frame already in place
+    torch.add(frames, jump, out=cells[:, 1])
+    cells[0, 0] = first
+    torch.add(first, jump, out=cells[0, 1])
+    flat = buf.view(K, 2, R * (L + 2))
+    scratch = frames.new_empty(2, R * (L + 2))  # cell j of a frame is index j - 2 of a scratch row
+    pair, step = scratch[0, :-2], scratch[1, :-2]
+    step_cells = scratch[1].view(R, L + 2)[:, :L]
+    # every view the loop reads or writes, made once (making a view costs as much as a small kernel)
+    same, one_back, jumped = flat[:, 0, 2:].unbind(0), flat[:, 0, 1:-1].unbind(0), flat[:, 1, :-2].unbind(0)
+    outs = cells.unbind(0)
+    for k in range(1, K):
+        torch.logaddexp(same[k - 1], one_back[k - 1], out=pair)  # a(s), a(s-1)
+        torch.logaddexp(pair, jumped[k - 1], out=step)  # ... and a(s-2) + j(s-2)
+        if restarts and k in restarts:
+            rows, value = restarts[k]
+            outs[k].add_(torch.where(rows, value, step_cells))
+        else:
+            outs[k].add_(step_cells)
+    return buf[:, 0, :, 2:]
 
 
 def ctc_nll(log_alpha: Tensor, il: Tensor, tl: Tensor) -> Tensor:
     r"""Per-sample :math:`l_b = -\operatorname{logsumexp}(\alpha_{T_b-1}(2S_b), \alpha_{T_b-1}(2S_b-1))`;
     :math:`\infty` when :math:`T_b = 0`."""
     N = log_alpha.shape[1]
-    last = log_alpha[(il - 1).clamp_min(0), torch.arange(N, device=il.device)]  # (N, 2S+1)
-    pair = torch.stack((last.gather(1, (2 * tl)[:, None])[:, 0],
-                        last.gather(1, (2 * tl - 1).clamp_min(0)[:, None])[:, 0]))
-    pair[1] = torch.where(tl > 0, pair[1], _NEG_INF)
-    nll = -torch.logsumexp(pair, 0)
-    return torch.where(il > 0, nll, float("inf"))
+    frame = (il - 1).clamp_min(0).expand(2, N)
+    position = torch.stack((2 * tl, (2 * tl - 1).clamp_min(0)))  # the final blank and the last label
+    ends = log_alpha[frame, torch.arange(N, device=il.device).expand(2, N), position]  # (2, N)
+    ends[1].masked_fill_(tl == 0, _NEG_INF)  # with no labels, only the final blank ends a path
+    return torch.logaddexp(ends[0], ends[1]).neg_().masked_fill_(il == 0, float("inf"))
 
 
 def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction, zero_infinity):
@@ -289,13 +326,13 @@ def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_b
     # occupation probabilities per position, gathered onto the classes: the true -d l_b / d l_t(c)
     occupation = (log_alpha + log_beta).add_(nll[None, :, None]).sub_(lp_ext).exp_()
     gamma = torch.zeros_like(lp).scatter_add_(2, ext.expand(T, -1, -1), occupation)
-    gamma += (nll * 0)[None, :, None]  # an infinite loss makes every class NaN, as in torch (inf * 0 = NaN)
     if reduction == "none":
         weight = grad_output.reshape(-1).expand(N)
     elif reduction == "sum":
         weight = grad_output.expand(N)
     else:
         weight = grad_output / N / tl.clamp_min(1).to(lp.dtype)
+    weight = weight + nll * 0  # an infinite loss makes its every class NaN, as in torch (inf * 0 = NaN)
     keep = torch.arange(T, device=lp.device)[:, None] < il[None, :]
     if zero_infinity:
         keep &= (nll != float("inf"))[None, :]
