@@ -10,6 +10,7 @@ classes, and ``refimpl.testing`` compares any of them with torch.
 """
 
 from refimpl import functional, nn, testing
+from refimpl.diagnose import diagnose as diagnose  # pitfall detectors: book/misconceptions.ipynb
 from refimpl.functional import *  # noqa: F403  (the functional API, re-exported at the top level)
 from refimpl.functional import __all__ as _functional_names
 from refimpl.recommend import recommend as recommend  # noqa: E402,I001  (see book/choosing/guide.ipynb)
