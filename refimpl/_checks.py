@@ -181,3 +181,20 @@ def check_tensor_argument(fn_name: str, name: str, value: object, position: int)
         raise TypeError(
             f"{fn_name}(): argument '{name}' (position {position}) must be Tensor, not {type(value).__name__}"
         )
+
+
+def check_same_device(fn_name: str, **tensors: object) -> None:
+    """``RuntimeError`` (torch's phrase "same device") when the tensor arguments live on different devices.
+
+    The first tensor given is the reference, as torch's kernels take the input's device. A 0-dim CPU tensor is
+    allowed anywhere, as torch reads it as a scalar; arguments that are ``None`` or not tensors are skipped.
+    """
+    placed = [(name, value) for name, value in tensors.items()
+              if isinstance(value, Tensor) and not (value.dim() == 0 and value.device.type == "cpu")]
+    for name, value in placed[1:]:
+        first_name, first = placed[0]
+        if value.device != first.device:
+            raise RuntimeError(
+                f"{fn_name}(): Expected all tensors to be on the same device, but found at least two devices "
+                f"(argument {name} is on {value.device}, {first_name} on {first.device})"
+            )

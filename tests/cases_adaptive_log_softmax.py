@@ -84,6 +84,13 @@ def samples(device: str, dtype: torch.dtype) -> list[SampleInput]:
         # whose finite differences (eps 1e-6) cannot resolve a function of values this large
         _sample("extreme-logits-1e4", device, dtype, MIXED, scale=1e4, reduction="none", kink=True),
     ]
+    # infinite inputs: a row of logits holding +inf is NaN throughout, as in torch's log_softmax (torch.logsumexp
+    # would give -inf beside NaN; found by tests/test_fuzz.py)
+    infinite = _sample("infinite-input", device, dtype, MIXED, reduction="none", kink=True)
+    x = infinite.args[0].clone()
+    x[1, 0], x[4, 2], x[7] = math.inf, -math.inf, math.inf
+    out.append(SampleInput(infinite.desc, (x, *infinite.args[1:]), infinite.kwargs, wrt=infinite.wrt, kink=True,
+                           forward_only=infinite.forward_only))
     return out
 
 
@@ -106,6 +113,9 @@ def errors() -> list[ErrorInput]:
                    "cutoffs"),
         ErrorInput("cutoff-zero", (x, t, head, *tails), {"cutoffs": [0, 3]}, ValueError, cut, "cutoffs"),
         ErrorInput("cutoff-negative", (x, t, head, *tails), {"cutoffs": [-1, 3]}, ValueError, cut, "cutoffs"),
+        # integer input: torch's log_softmax refuses the integer logits (found by tests/test_dtypes.py)
+        ErrorInput("input-int64", (x.long(), t, head.long(), *(w.long() for w in tails)), {}, NotImplementedError,
+                   "\"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'", "logits"),
         ErrorInput("target-out-of-range", (x, torch.tensor([0, 4, 10]), head, *tails), {}, RuntimeError,
                    r"Target values should be in \[0, 9\], but values in range \[0, 10\] were found", "target_"),
         ErrorInput("target-negative", (x, torch.tensor([0, -1, 3]), head, *tails), {}, RuntimeError,

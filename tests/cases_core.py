@@ -47,6 +47,58 @@ class ErrorInput:
     exc_type: type
     match: str
     names: str
+    # what is wrong, for the bad-inputs page and the figures: one of ERROR_CATEGORIES ("" infers it from the
+    # description, the exception type and the argument named; see ``infer_category``)
+    category: str = ""
+    # non-empty: the device the arguments in ``move`` (positions in ``args`` or keys of ``kwargs``) go to before
+    # the call, so the call mixes devices; run only where that device exists
+    device: str = ""
+    move: tuple = ()
+
+    def __post_init__(self):
+        if not self.category:
+            self.category = infer_category(self)
+        if self.category not in ERROR_CATEGORIES:
+            raise ValueError(f"ErrorInput {self.desc!r}: unknown category {self.category!r}")
+
+    def on_device(self) -> tuple[tuple, dict]:
+        """The call's arguments with those in ``move`` moved to ``device`` (unchanged when ``device`` is empty)."""
+        args = tuple(a.to(self.device) if i in self.move else a for i, a in enumerate(self.args))
+        kwargs = {k: v.to(self.device) if k in self.move else v for k, v in self.kwargs.items()}
+        return args, kwargs
+
+
+ERROR_CATEGORIES = ("shape", "dtype", "index", "value", "reduction", "device", "requires_grad", "other")
+_DTYPE_WORDS = ("int64", "int32", "uint8", "bool", "complex", "float16", "bfloat16", "float64", "float32", "half",
+                "-list", "list-", "-str", "str-", "=None", "-None", "-int", "-float", "float-", "int-", "dtype")
+_INDEX_WORDS = ("out-of-range", "target-negative", "target-minus-100", "target-minus-2", "target-equal-C", "blank>=C",
+                "blank-negative")
+_SHAPE_FIRST_WORDS = ("-D", "dim", "1d", "2d", "3d", "0d", "wrong-size", "wrong-length", "in-features", "batch-size",
+                      "mismatch")
+_SHAPE_WORDS = ("shape", "size", "broadcast", "mismatch", "-D", "dim", "rank", "(", "enlarges", "wrong-batch",
+                "wrong-width", "empty", "C=0", "T=0", "short", "unbatched", "batch", "too-")
+
+
+def infer_category(error: "ErrorInput") -> str:
+    """The category of a malformed call that does not state one, read from its description, in this order:
+    a reduction named or blamed; a gradient required; an index out of range; a wrong type or dtype; a shape;
+    otherwise a value out of its domain (a negative variance, ``delta <= 0``, a bad cutoff)."""
+    desc = error.desc
+    if error.names == "reduction" or desc.startswith("reduction"):
+        return "reduction"
+    if "requires-grad" in desc or "requires_grad" in desc:
+        return "requires_grad"
+    if "var-negative" in desc:
+        return "value"
+    if (error.exc_type is IndexError or any(w in desc for w in _INDEX_WORDS)) and "0-dim" not in desc:
+        return "index"
+    if any(w in desc for w in _SHAPE_FIRST_WORDS):
+        return "shape"
+    if error.exc_type in (NotImplementedError, TypeError, AttributeError) or any(w in desc for w in _DTYPE_WORDS):
+        return "dtype"
+    if any(w in desc for w in _SHAPE_WORDS):
+        return "shape"
+    return "value"
 
 
 @dataclass

@@ -98,6 +98,18 @@ def ctc_samples(device: str, dtype: torch.dtype) -> list[SampleInput]:
         out.append(SampleInput(f"extreme-logits-1e4-{reduction}", (_log_probs("ctc-big", T, N, C, scale=1e4, **t),
                                                                     padded, il, tl), dict(reduction=reduction),
                                wrt=(0,), kink=True))
+        # no frames and no labels: the empty alignment has probability 1, loss 0, not inf (found by tests/test_fuzz.py)
+        out.append(SampleInput(f"input_length-0-target_length-0-{reduction}",
+                               (lp, padded, torch.tensor([0, 6, 7], device=device),
+                                torch.tensor([0, 2, 3], device=device)), dict(reduction=reduction), wrt=(0,)))
+    # a log-probability of -inf (a class never emitted) gives a NaN gradient on its valid frames, as in torch
+    # (found by tests/test_fuzz.py)
+    never = lp.clone()
+    never[2, 1, 3] = -math.inf
+    out.append(SampleInput("log_prob=-inf", (never, padded, il, tl), dict(reduction="none"), wrt=(0,), kink=True))
+    out.append(SampleInput("unbatched-input_length-0-target_length-0",
+                           (unb, torch.zeros(0, dtype=torch.long, device=device), torch.tensor(0), torch.tensor(0)),
+                           dict(reduction="none"), wrt=(0,)))
     out.append(SampleInput("positional-blank-reduction-zero_infinity", (lp, padded, il, tl, 0, "sum", True), wrt=(0,)))
     # a target equal to blank is not validated by torch; its backward then disagrees with its own forward on the
     # last frame (the frame's gradient no longer sums to 0), so only the value is compared
@@ -130,6 +142,11 @@ def ctc_errors() -> list[ErrorInput]:
         ErrorInput("target_length>S-padded", (lp, padded, il, torch.tensor([5, 2, 3])), {}, RuntimeError,
                    "Expected tensor to have size at least 5 at dimension 1, but got size 4 for argument #2 'targets'",
                    "targets"),
+        # unbatched 1-D targets are the concatenated form too, not one padded row (found by tests/test_fuzz.py)
+        ErrorInput("unbatched-1-D-targets-longer-than-target_length", (lp[:, 0], torch.tensor([1, 1, 1]),
+                                                                         torch.tensor(8), torch.tensor(0)), {},
+                   RuntimeError, "Expected tensor to have size 0 at dimension 0, but got size 3 for argument #2 "
+                   "'targets'", "targets"),
         ErrorInput("sum(target_lengths)!=len(targets)", (lp, flat[:-1], il, tl), {}, RuntimeError,
                    "Expected tensor to have size 8 at dimension 0, but got size 7 for argument #2 'targets'",
                    "targets"),

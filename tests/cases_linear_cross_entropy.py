@@ -123,6 +123,8 @@ def errors() -> list[ErrorInput]:
         ErrorInput("batch-differs", (x, w, y[:4]), {}, ValueError, "Expected input batch_size", "target"),
         ErrorInput("smoothing-above-1", (x, w, y), {"label_smoothing": 1.5}, RuntimeError,
                    "label_smoothing must be between 0.0 and 1.0", "label_smoothing"),
+        ErrorInput("weight-requires-grad", (x, w, y), {"weight": torch.ones(C).requires_grad_()}, RuntimeError,
+                   "is not differentiable with respect to argument 'weight'", "weight", category="requires_grad"),
     ]
 
 

@@ -65,3 +65,23 @@ def test_chapter_reads_refimpl_source_and_checks_against_torch(case):
     assert "inspect.getsource" in sources, "the reference implementation must be read from the module"
     assert f'assert_matches_torch("{case.name}"' in sources or f"assert_matches_torch('{case.name}'" in sources
     assert "available_devices()" in sources, "the check must run on every available device"
+
+
+EXERCISE_KINDS = ("Implementation", "Derivation", "Experiment")
+
+
+def _exercise_titles(nb: dict) -> list[str]:
+    return [match.group(1).strip() for cell in nb["cells"] if cell["cell_type"] == "markdown"
+            for match in re.finditer(r"^```\{exercise\}\s*(.*)$", "".join(cell["source"]), re.M)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_has_exercises_of_every_kind(case):
+    """At least three exercises, each titled with its kind ("Implementation: ...", "Derivation: ...",
+    "Experiment: ..."), with at least one of each kind."""
+    titles = _exercise_titles(_notebook(case))
+    assert len(titles) >= 3, f"{case.chapter}: {len(titles)} exercises"
+    kinds = [title.split(":", 1)[0] for title in titles]
+    unknown = [title for title, kind in zip(titles, kinds, strict=True) if kind not in EXERCISE_KINDS]
+    assert not unknown, f"{case.chapter}: titles must start with one of {EXERCISE_KINDS}: {unknown}"
+    assert set(kinds) == set(EXERCISE_KINDS), f"{case.chapter}: kinds {kinds}"

@@ -1,10 +1,14 @@
 """Bad input: refimpl raises torch's exception type, both messages carry torch's key phrase, and
-refimpl's names the offending argument. Run on CPU (CUDA reports some of these by device asserts)."""
+refimpl's names the offending argument. Run on CPU (CUDA reports some of these by device asserts), except the
+calls that mix devices (``cases_devices.py``), which run where CUDA exists and are skipped elsewhere."""
 
+import dataclasses
 import re
 import warnings
 
 import pytest
+import torch
+from cases_devices import device_errors
 
 from cases import CASES
 
@@ -13,13 +17,17 @@ def _params():
     for case in CASES:
         for error in case.errors():
             yield pytest.param(case, error, id=f"{case.name}-{error.desc}")
+        for error in device_errors(case):
+            skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
+            yield pytest.param(case, error, id=f"{case.name}-{error.desc}", marks=skip)
 
 
 def _raised(fn, error):
+    args, kwargs = error.on_device()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fn(*error.args, **error.kwargs)
+            fn(*args, **kwargs)
         except Exception as exc:  # the exception is the result under test
             return exc
     return None
@@ -35,3 +43,63 @@ def test_bad_input_raises_like_torch(case, error):
     assert re.search(error.match, str(ref_exc)), f"refimpl's message lacks torch's phrase: {ref_exc}"
     assert error.names in str(ref_exc), f"refimpl's message does not name {error.names!r}: {ref_exc}"
     assert case.name in str(ref_exc), f"refimpl's message does not name the function: {ref_exc}"
+
+
+INDEX_LOSSES = {"nll_loss", "cross_entropy", "multi_margin_loss", "multilabel_margin_loss", "adaptive_log_softmax",
+                "linear_cross_entropy", "ctc_loss"}
+NO_REDUCTION = {"adaptive_log_softmax"}  # the module returns the mean loss and has no reduction argument
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_every_category_that_applies_is_covered(case):
+    """Each loss's table has a wrong shape, a wrong dtype, an invalid reduction, an out-of-range class index
+    where the loss takes indices, and the special cases the issue names."""
+    categories = {error.category for error in case.errors()} | {error.category for error in device_errors(case)}
+    expected = {"shape", "dtype"} | ({"reduction"} - ({"reduction"} if case.name in NO_REDUCTION else set()))
+    if case.name in INDEX_LOSSES:
+        expected.add("index")
+    if case.name != "ctc_loss":
+        expected.add("device")
+    assert expected <= categories, f"{case.name} lacks {sorted(expected - categories)}"
+    descs = {error.desc for error in case.errors()}
+    if case.name == "gaussian_nll_loss":
+        assert any(e.category == "value" and "negative" in e.desc for e in case.errors()), "no negative variance"
+    if case.name == "ctc_loss":
+        assert "input_length>T" in descs, "no input length longer than the input"
+    if case.name in ("soft_margin_loss", "linear_cross_entropy"):  # torch rejects a gradient there (probed)
+        assert "requires_grad" in categories, f"{case.name} lacks a requires_grad entry"
+
+
+# Without a GPU, a meta tensor stands in for the second device: torch refuses to mix it with CPU tensors.
+META_UNCHECKED = {
+    "linear_cross_entropy": "torch 2.13 accepts a meta tensor next to CPU tensors in linear_cross_entropy",
+    "adaptive_log_softmax": "torch fails first in nonzero, which has no meta kernel",
+}
+
+
+def _meta_params():
+    for case in CASES:
+        for error in device_errors(case):
+            marks = [pytest.mark.skip(reason=META_UNCHECKED[case.name])] if case.name in META_UNCHECKED else []
+            yield pytest.param(case, dataclasses.replace(error, device="meta"), id=f"{case.name}-{error.desc}",
+                               marks=marks)
+
+
+@pytest.mark.parametrize("case, error", list(_meta_params()))
+def test_mixed_devices_raise_like_torch_with_a_meta_tensor(case, error):
+    torch_exc = _raised(case.torch_fn, error)
+    assert isinstance(torch_exc, RuntimeError) and "device" in str(torch_exc), f"torch raised {torch_exc!r}"
+    ref_exc = _raised(case.ref_fn, error)
+    assert isinstance(ref_exc, RuntimeError), f"refimpl raised {ref_exc!r}, torch raised {torch_exc!r}"
+    assert "same device" in str(ref_exc), f"refimpl's message does not say what is wrong: {ref_exc}"
+    assert error.names in str(ref_exc), f"refimpl's message does not name {error.names!r}: {ref_exc}"
+    assert case.name in str(ref_exc), f"refimpl's message does not name the function: {ref_exc}"
+
+
+def test_a_cpu_scalar_may_join_tensors_on_another_device():
+    """torch reads a 0-dim CPU tensor as a number, whatever the other tensors' device: so does the check."""
+    from refimpl._checks import check_same_device
+
+    check_same_device("mse_loss", input=torch.zeros(3, device="meta"), target=torch.tensor(1.0))
+    with pytest.raises(RuntimeError, match="argument target"):
+        check_same_device("mse_loss", input=torch.zeros(3, device="meta"), target=torch.zeros(3))

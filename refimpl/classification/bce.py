@@ -79,6 +79,7 @@ def binary_cross_entropy(
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor(fn, "target", target)
     _checks.check_tensor(fn, "input", input)
+    _checks.check_same_device(fn, input=input, target=target, weight=weight)
     if target.size() != input.size():
         raise ValueError(
             f"{fn}(): Using a target size ({target.size()}) that is different to the input size ({input.size()}) "

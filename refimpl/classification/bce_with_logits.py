@@ -82,6 +82,7 @@ def binary_cross_entropy_with_logits(
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor(fn, "target", target)
     _checks.check_tensor(fn, "input", input)
+    _checks.check_same_device(fn, input=input, target=target, weight=weight, pos_weight=pos_weight)
     if target.size() != input.size():
         raise ValueError(
             f"{fn}(): Target size ({target.size()}) must be the same as input size ({input.size()}) "

@@ -114,6 +114,7 @@ def cross_entropy(
     """
     reduction = _reduction.resolve("cross_entropy", reduction, size_average, reduce)
     ignore_index = check_arguments("cross_entropy", "cross_entropy_loss", input, target, weight, ignore_index)
+    _checks.check_same_device("cross_entropy", input=input, target=target, weight=weight)
     if isinstance(label_smoothing, bool):
         label_smoothing = float(label_smoothing)  # torch's parser takes a bool as a number here
     label_smoothing = _checks.check_number("cross_entropy", "label_smoothing", label_smoothing, position=6)

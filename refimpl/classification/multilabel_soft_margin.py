@@ -90,6 +90,7 @@ def multilabel_soft_margin_loss(
     _checks.check_tensor_argument(fn, "input", input, position=1)
     _checks.check_floating(fn, "log_sigmoid_cpu", input.dtype, what="the logits in input")
     _checks.check_tensor_argument(fn, "target", target, position=2)
+    _checks.check_same_device(fn, input=input, target=target, weight=weight)
     shape = _checks.broadcast_shapes(fn, "target", target, "input", input)  # torch's order: target * logsigmoid(input)
     if target.dtype == torch.bool:
         raise RuntimeError(

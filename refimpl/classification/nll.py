@@ -72,6 +72,7 @@ def nll_loss(
     """
     reduction = _reduction.resolve("nll_loss", reduction, size_average, reduce)
     ignore_index = check_arguments("nll_loss", "nll_loss_nd", input, target, weight, ignore_index)
+    _checks.check_same_device("nll_loss", input=input, target=target, weight=weight)
     classes = check_class_targets("nll_loss", input, target, weight)
     safe_target, keep = class_target_mask(target, ignore_index)
     check_target_range("nll_loss", safe_target, classes, ignore_index)
@@ -85,6 +86,7 @@ def nll_loss_grad(
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
+    mask: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     r"""Hand-derived gradient of :func:`nll_loss` with respect to ``input`` (the only differentiable input).
 
@@ -96,9 +98,12 @@ def nll_loss_grad(
 
     A single nonzero entry per position, at the target class; rows of ignored targets are 0 even when
     the 'mean' divides by a total weight of 0 (torch skips them). ``input`` only supplies the shape and
-    dtype: the loss is linear in it.
+    dtype: the loss is linear in it. ``mask``, the forward's ``class_target_mask(target, ignore_index)``, is
+    reused when given.
     """
-    x, safe_target, keep = batched(input, *class_target_mask(target, ignore_index))
+    if mask is None:
+        mask = class_target_mask(target, ignore_index)
+    x, safe_target, keep = batched(input, *mask)
     per_position = -target_coefficients(grad_output, safe_target, keep, flat_weight(weight), reduction, x.dtype)
     grad = torch.zeros_like(x).scatter_(1, safe_target.unsqueeze(1), per_position.unsqueeze(1))
     return grad.reshape(input.shape)
@@ -110,7 +115,7 @@ class _NLLLossFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index: int, reduction: str, safe_target: Tensor, keep: Tensor):
         # safe_target and keep: class_target_mask(target), computed (and range-checked) by nll_loss already
-        ctx.save_for_backward(input, target, weight)
+        ctx.save_for_backward(input, target, weight, safe_target, keep)
         ctx.ignore_index, ctx.reduction = ignore_index, reduction
         x, safe_target, keep = batched(input, safe_target, keep)
         picked = x.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # x_{n, y_n} (class 0 at ignored positions)
@@ -119,8 +124,10 @@ class _NLLLossFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, weight = ctx.saved_tensors
-        grad_input = nll_loss_grad(grad_output, input, target, weight, ctx.ignore_index, ctx.reduction)
+        input, target, weight, safe_target, keep = ctx.saved_tensors
+        grad_input = nll_loss_grad(
+            grad_output, input, target, weight, ctx.ignore_index, ctx.reduction, mask=(safe_target, keep)
+        )
         return grad_input, None, None, None, None, None, None
 
 

@@ -71,6 +71,7 @@ def soft_margin_loss(
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor_argument(fn, "input", input, position=1)
     _checks.check_tensor_argument(fn, "target", target, position=2)
+    _checks.check_same_device(fn, input=input, target=target)
     if target.requires_grad and torch.is_grad_enabled():
         raise RuntimeError(
             f"{fn}(): The function '{fn}' is not differentiable with respect to argument 'target'. This input "

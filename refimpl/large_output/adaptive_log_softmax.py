@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from refimpl import _checks
+
 _ASMoutput = namedtuple("_ASMoutput", ["output", "loss"])  # torch's name and fields
 
 _NAME = "adaptive_log_softmax"
@@ -25,6 +27,15 @@ _NAME = "adaptive_log_softmax"
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for float16/bfloat16 (torch's CPU log-softmax accumulates in float32), else ``dtype``."""
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _logsumexp(z: Tensor) -> Tensor:
+    r""":math:`m + \log\sum_k e^{z_k - m}` along dim 1 with :math:`m = \max_k z_k` (detached), written out as torch's
+    ``log_softmax`` computes it, so non-finite rows match torch: a row holding :math:`+\infty` gives NaN
+    (``torch.logsumexp`` gives :math:`+\infty`, and then :math:`\log p = -\infty` beside a NaN)."""
+    _checks.check_floating(_NAME, "log_softmax_lastdim_kernel_impl", z.dtype, what="the logits")
+    m = z.detach().amax(1, keepdim=True)
+    return m + (z - m).exp().sum(1, keepdim=True).log()
 
 
 def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
@@ -37,7 +48,7 @@ def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
         f_n = z_{n t_n} - \operatorname{lse}(z_n), \qquad
         \operatorname{lse}(z_n) = m_n + \log \sum_k e^{z_{nk} - m_n}, \quad m_n = \max_k z_{nk},
 
-    the stable log-sum-exp (``torch.logsumexp`` shifts by the maximum, so nothing overflows). Half
+    the stable log-sum-exp (:func:`_logsumexp` shifts by the maximum, so nothing overflows). Half
     precision is computed in float32 and rounded once, as torch's CPU ``log_softmax`` does. Only the
     target's entry is formed: the full :math:`N \times K` log-softmax is never materialised.
 
@@ -71,7 +82,7 @@ def target_log_prob_grad(
         # half precision: torch's backward reads its rounded log-softmax output, so round log p once before exp
         p = (z - lse).to(logits.dtype).to(acc).exp_()
         return p.mul_(-g).scatter_add_(1, target.unsqueeze(1), g).to(logits.dtype)
-    p = (z - torch.logsumexp(z, 1, keepdim=True)).to(logits.dtype).to(acc).exp()
+    p = (z - _logsumexp(z)).to(logits.dtype).to(acc).exp()
     grad = (g * p).neg_()  # a fresh product: mul saved g and p, not its result, so in place is safe
     return grad.scatter_add(1, target.unsqueeze(1), g).to(logits.dtype)
 
@@ -82,7 +93,7 @@ class _TargetLogProb(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
         z = logits.to(_accumulate_dtype(logits.dtype))
-        lse = torch.logsumexp(z, 1, keepdim=True)
+        lse = _logsumexp(z)
         ctx.save_for_backward(logits, target, lse)
         return (z.gather(1, target.unsqueeze(1)) - lse).squeeze(1).to(logits.dtype)
 
@@ -97,7 +108,7 @@ class _TargetLogProb(torch.autograd.Function):
 def _log_softmax(logits: Tensor) -> Tensor:
     r"""The full log-softmax along dim 1, :math:`z - \operatorname{lse}(z)` (for ``log_prob``; autograd)."""
     z = logits.to(_accumulate_dtype(logits.dtype))
-    return (z - torch.logsumexp(z, 1, keepdim=True)).to(logits.dtype)
+    return (z - _logsumexp(z)).to(logits.dtype)
 
 
 class AdaptiveLogSoftmaxWithLoss(nn.Module):

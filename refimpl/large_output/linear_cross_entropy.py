@@ -135,6 +135,8 @@ def linear_cross_entropy(
         raise RuntimeError(
             f"{fn}(): K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} requires batched "
             f"input, (N, {in_features}), got unbatched input with shape {tuple(input.shape)} (argument input)")
+    _checks.check_same_device(fn, input=input, linear_weight=linear_weight, target=target, linear_bias=linear_bias,
+                              weight=weight)
     logits_shape = (*batch, classes, *out_features)
     probabilities = tuple(target.shape) == logits_shape
     if probabilities and ignore_index is not None:

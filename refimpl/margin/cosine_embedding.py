@@ -82,6 +82,7 @@ def cosine_embedding_loss(
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     for position, (name, value) in enumerate((("input1", input1), ("input2", input2), ("target", target)), 1):
         _checks.check_tensor_argument(fn, name, value, position)
+    _checks.check_same_device(fn, input1=input1, input2=input2, target=target)
     margin = float(margin) if isinstance(margin, bool) else _checks.check_number(fn, "margin", margin, position=4)
     _check_shapes(fn, input1, input2, target)
     if torch.result_type(input1, input2).is_complex:

@@ -71,6 +71,7 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(fn, reduction)
     _checks.check_tensor_argument(fn, "input", input, 1)
     _checks.check_tensor_argument(fn, "target", target, 2)
+    _checks.check_same_device(fn, input=input, target=target)
     margin = _checks.check_number(fn, "margin", float(margin) if isinstance(margin, bool) else margin, 3)
     _checks.broadcast_shapes(fn, "target", target, "input", input)
     if input.dtype == torch.bool:

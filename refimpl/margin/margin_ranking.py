@@ -74,6 +74,7 @@ def margin_ranking_loss(
                 f"{fn}(): argument '{name}' must be a Tensor, got {type(value).__name__} "
                 f"('{type(value).__name__}' object has no attribute 'dim')"
             )
+    _checks.check_same_device(fn, input1=input1, input2=input2, target=target)
     if not input1.dim() == input2.dim() == target.dim():
         raise RuntimeError(
             f"{fn} : All input tensors should have same dimension but got sizes: input1: {input1.shape}, "
@@ -114,7 +115,8 @@ def margin_ranking_loss_grad(
     margin: float = 0.0,
     reduction: str = "mean",
     active: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
+    needs_input_grad: tuple[bool, bool] = (True, True),
+) -> tuple[Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`margin_ranking_loss` with respect to :math:`d = x_1 - x_2` and ``target``.
 
     .. math::
@@ -127,17 +129,18 @@ def margin_ranking_loss_grad(
     :math:`\partial L/\partial x_1 = \partial L/\partial d` and
     :math:`\partial L/\partial x_2 = -\partial L/\partial d`.
     ``active`` is the mask :math:`z \ge 0` if the caller kept it from the forward pass (it is recomputed
-    otherwise). Returns ``(grad_diff, grad_target)`` in the broadcast shape; the caller sums them to each
-    argument's shape.
+    otherwise). Returns ``(grad_diff, grad_target)`` in the broadcast shape, with ``None`` where
+    ``needs_input_grad`` is False; the caller sums them to each argument's shape.
     """
-    neg_target = torch.neg(target)
     if active is None:
-        active = neg_target * diff + margin >= 0  # >=: the kink z == 0 is active, as clamp_min
+        active = torch.neg(target) * diff + margin >= 0  # >=: the kink z == 0 is active, as clamp_min
     scale = _reduction.grad_scale(grad_output, reduction, active.numel())
-    a = torch.where(active, scale, 0.0)
-    # the products in autograd's order for z = (-y) * d: d gets a * (-y), -y gets a * d (so y gets its negative);
-    # neg_ works in place on a fresh product that no autograd node saved
-    return a * neg_target, torch.mul(a, diff).neg_()
+    # -a, the minus sign of z = (-y) d moved onto the mask's factor: negation is exact, so (-a) y and (-a) d
+    # round as autograd's a (-y) and -(a d), without a negated copy of y or of the product
+    neg_a = torch.where(active, -scale, 0.0)
+    grad_diff = neg_a * target if needs_input_grad[0] else None
+    grad_target = neg_a * diff if needs_input_grad[1] else None
+    return grad_diff, grad_target
 
 
 class _MarginRankingLossFunction(torch.autograd.Function):
@@ -145,7 +148,7 @@ class _MarginRankingLossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, diff: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
-        z = torch.neg(target) * diff + margin
+        z = torch.mul(target, diff).neg_() + margin  # (-y) d = -(y d) exactly: the fresh product negated in place
         active = z >= 0  # kept for the backward: the clamp below loses the difference between z = 0 and z < 0
         ctx.save_for_backward(diff, target, active)
         ctx.margin, ctx.reduction = margin, reduction
@@ -154,7 +157,9 @@ class _MarginRankingLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         diff, target, active = ctx.saved_tensors
-        grad_diff, grad_target = margin_ranking_loss_grad(grad_output, diff, target, ctx.margin, ctx.reduction, active)
+        grad_diff, grad_target = margin_ranking_loss_grad(
+            grad_output, diff, target, ctx.margin, ctx.reduction, active, ctx.needs_input_grad[:2]
+        )
         return grad_diff, grad_target, None, None
 
 

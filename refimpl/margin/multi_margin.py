@@ -94,6 +94,7 @@ def multi_margin_loss(
             )
     _checks.check_tensor_argument(FN, "input", input, position=1)
     _checks.check_tensor_argument(FN, "target", target, position=2)
+    _checks.check_same_device(FN, input=input, target=target, weight=weight)
     if isinstance(margin, Tensor) and margin.numel() == 1:
         margin = margin.item()
     if isinstance(margin, bool) or not isinstance(margin, numbers.Number):

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
-from refimpl._checks import check_tensor_argument
+from refimpl._checks import check_same_device, check_tensor_argument
 from refimpl._module import Loss
 from refimpl.margin.multi_margin import check_class_scores, check_kernel_dtype, check_long_target
 
@@ -74,6 +74,7 @@ def multilabel_margin_loss(
         reduction = _reduction.resolve(FN, reduction)
     check_tensor_argument(FN, "input", input, position=1)
     check_tensor_argument(FN, "target", target, position=2)
+    check_same_device(FN, input=input, target=target)
     check_class_scores(FN, input)
     n_classes = 1 if input.dim() == 0 else input.size(-1)
     if input.dim() <= 1:
@@ -128,13 +129,26 @@ def _chunks(n_frames: int, per_row: int):
     return [(start, min(start + rows, n_frames)) for start in range(0, n_frames, rows)]
 
 
-def _per_sample(scores: Tensor, target: Tensor) -> Tensor:
+def _per_sample(scores: Tensor, target: Tensor, counts: Tensor | None = None) -> Tensor:
+    """The per-sample sums of the active hinges; with ``counts`` (N, C), also the gradient's pair counts
+    (see :func:`_pair_counts`) from the same active terms, so that the backward only scales them."""
     labels, listed, non_label = label_lists(target)
     out = scores.new_zeros(scores.size(0))
     for start, stop in _chunks(scores.size(0), labels.size(1) * scores.size(1)):
         rows = slice(start, stop)
-        out[rows] = _active(scores[rows], labels[rows], listed[rows], non_label[rows]).sum((1, 2))
+        active = _active(scores[rows], labels[rows], listed[rows], non_label[rows])
+        out[rows] = active.sum((1, 2))
+        if counts is not None:
+            _pair_counts(counts[rows], active > 0, labels[rows])
     return out
+
+
+def _pair_counts(counts: Tensor, active: Tensor, labels: Tensor) -> None:
+    r"""Write :math:`\sum_k a_{ki} - \sum_{k:\, j_k = i} \sum_m a_{km}` into ``counts`` (rows, C), from the
+    active pairs (rows, K, C): each non-label is pushed down once per active pair, each label up."""
+    active = active.to(counts.dtype)
+    counts.copy_(active.sum(1))
+    counts.scatter_add_(1, labels, active.sum(2).neg_())
 
 
 def multilabel_margin_loss_grad(
@@ -142,6 +156,7 @@ def multilabel_margin_loss_grad(
     input: Tensor,
     target: Tensor,
     reduction: str = "mean",
+    counts: Tensor | None = None,
 ) -> tuple[Tensor]:
     r"""Hand-derived gradient of :func:`multilabel_margin_loss` with respect to ``input`` (N, C), ``target``
     the matching (N, C) int64 label lists.
@@ -154,17 +169,19 @@ def multilabel_margin_loss_grad(
 
     (:math:`g_n / N` for 'mean'): each active pair pushes the non-label :math:`i` down and the label
     :math:`j_k` up (a duplicated label twice); 0 exactly at the hinge, as in torch. Returns ``(grad_input,)``.
+    ``counts``, the bracket for every :math:`(n, i)` as the forward computed it, is reused (and scaled in place)
+    when given.
     """
     n_frames, n_classes = input.shape
-    labels, listed, non_label = label_lists(target)
     scale = _reduction.grad_scale(grad_output, reduction, n_frames).reshape(-1, 1) / n_classes
-    grad = torch.zeros_like(input)
-    for start, stop in _chunks(n_frames, labels.size(1) * n_classes):
-        rows = slice(start, stop)
-        active = (_active(input[rows], labels[rows], listed[rows], non_label[rows]) > 0).to(input.dtype)
-        grad[rows] = active.sum(1)  # non-labels: pushed down once per active pair
-        grad[rows].scatter_add_(1, labels[rows], active.sum(2).neg_())  # labels: pushed up
-    return (grad.mul_(scale),)
+    if counts is None:
+        labels, listed, non_label = label_lists(target)
+        counts = torch.zeros_like(input)
+        for start, stop in _chunks(n_frames, labels.size(1) * n_classes):
+            rows = slice(start, stop)
+            active = _active(input[rows], labels[rows], listed[rows], non_label[rows]) > 0
+            _pair_counts(counts[rows], active, labels[rows])
+    return (counts.mul_(scale),)
 
 
 class _MultiLabelMarginLossFunction(torch.autograd.Function):
@@ -174,7 +191,9 @@ class _MultiLabelMarginLossFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores, target, reduction, out_shape):
         compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
-        loss = _per_sample(compute, target)
+        # the gradient's pair counts come from the forward's active terms: the backward only scales them
+        ctx.counts = torch.zeros_like(compute) if ctx.needs_input_grad[0] else None
+        loss = _per_sample(compute, target, ctx.counts)
         loss = loss.div_(scores.size(1)).to(scores.dtype).reshape(out_shape)
         ctx.save_for_backward(scores, target)
         ctx.reduction = reduction
@@ -185,7 +204,8 @@ class _MultiLabelMarginLossFunction(torch.autograd.Function):
     def backward(ctx, grad_output):
         scores, target = ctx.saved_tensors
         compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
-        (grad,) = multilabel_margin_loss_grad(grad_output.to(compute.dtype), compute, target, ctx.reduction)
+        counts, ctx.counts = ctx.counts, None  # scaled in place: used once (a second backward recomputes them)
+        (grad,) = multilabel_margin_loss_grad(grad_output.to(compute.dtype), compute, target, ctx.reduction, counts)
         return grad.to(scores.dtype), None, None, None
 
 

@@ -86,6 +86,7 @@ def triplet_margin_loss(
     check_margin(_FN, margin)
     for position, (name, value) in enumerate((("anchor", anchor), ("positive", positive), ("negative", negative))):
         _checks.check_tensor_argument(_FN, name, value, position + 1)
+    _checks.check_same_device(_FN, anchor=anchor, positive=positive, negative=negative)
     for position, (name, value) in ((5, ("p", p)), (6, ("eps", eps))):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{_FN}(): argument '{name}' (position {position}) must be float, not "

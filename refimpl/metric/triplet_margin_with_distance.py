@@ -75,7 +75,8 @@ def triplet_margin_with_distance_loss(
         )
     check_margin(_FN, margin)
     check_same_ndim(_FN, anchor, positive, negative)
-    if distance_function is None:
+    if distance_function is None:  # a distance of the caller's may mix devices; the default may not
+        _checks.check_same_device(_FN, anchor=anchor, positive=positive, negative=negative)
         distance_function = pairwise_distance
     dist_pos = distance_function(anchor, positive)
     dist_neg = distance_function(anchor, negative)

@@ -105,6 +105,7 @@ def gaussian_nll_loss(
         )
     _check_eps(var, eps)
     _check_target(input, target)
+    _checks.check_same_device("gaussian_nll_loss", input=input, target=target, var=var)
     # The loss depends on input and target only through r = x - y. Autograd's subtraction broadcasts,
     # promotes, and hands the target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
     residual = input - target

@@ -104,6 +104,7 @@ def kl_div(
         )
     _checks.check_tensor_argument("kl_div", "input", input, position=1)
     _checks.check_tensor_argument("kl_div", "target", target, position=2)
+    _checks.check_same_device("kl_div", input=input, target=target)
     _checks.check_bool("kl_div", "log_target", log_target)
     for argument, tensor in (("input", input), ("target", target)):  # torch checks complex first, for both
         if tensor.is_complex():

@@ -87,6 +87,7 @@ def poisson_nll_loss(
         )
     _checks.check_tensor_argument("poisson_nll_loss", "input", input, position=1)
     _checks.check_tensor_argument("poisson_nll_loss", "target", target, position=2)
+    _checks.check_same_device("poisson_nll_loss", input=input, target=target)
     _checks.check_bool("poisson_nll_loss", "log_input", log_input, position=3)
     _checks.check_bool("poisson_nll_loss", "full", full, position=4)
     if isinstance(eps, bool):

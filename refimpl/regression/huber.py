@@ -55,6 +55,7 @@ def huber_loss(
     """
     _checks.check_tensor("huber_loss", "input", input)
     _checks.check_tensor("huber_loss", "target", target)
+    _checks.check_same_device("huber_loss", input=input, target=target, weight=weight)
     _checks.warn_if_size_mismatch(input, target)
     _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
     if weight is None:
@@ -87,6 +88,7 @@ def huber_loss_grad(
     reduction: str = "mean",
     delta: float = 1.0,
     weight: Tensor | None = None,
+    slope: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     r"""Hand-derived gradient of :func:`huber_loss` with respect to the residual :math:`r = x - y` and ``weight``.
 
@@ -101,8 +103,12 @@ def huber_loss_grad(
     times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', and :math:`w_i`
     when weighted). Both branches meet at :math:`|r| = \delta`: the loss is :math:`C^1`. Returns
     ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
+
+    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\delta, \delta)`, is reused and scaled in place
+    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
     """
-    slope = residual.clamp(-delta, delta)
+    if slope is None:
+        slope = residual.clamp(-delta, delta)
     if weight is not None:
         return _reduction.weighted_grads(
             grad_output, huber_from_slope(residual, slope), slope, weight, reduction, mean_over="numel"
@@ -121,6 +127,17 @@ def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
     return torch.sub(residual, slope, alpha=0.5).mul_(slope)
 
 
+def huber_sum(residual: Tensor, slope: Tensor) -> Tensor:
+    r"""The summed Huber loss :math:`\sum_i c_i (r_i - \tfrac12 c_i) = c \cdot r - \tfrac12\, c \cdot c`.
+
+    Two dot products read the residual and the slope without writing an elementwise loss (float32 and float64
+    only: a half-precision dot accumulates in half precision). No cancellation: :math:`c_i r_i \ge c_i^2`, so
+    the result is at least half of :math:`c \cdot r`.
+    """
+    r, c = residual.reshape(-1), slope.reshape(-1)
+    return torch.dot(c, r) - 0.5 * torch.dot(c, c)
+
+
 class _HuberLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`."""
 
@@ -128,7 +145,12 @@ class _HuberLossFunction(torch.autograd.Function):
     def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
         ctx.save_for_backward(residual, weight)
         ctx.reduction, ctx.delta = reduction, delta
-        loss = huber_from_slope(residual, residual.clamp(-delta, delta))
+        slope = residual.clamp(-delta, delta)
+        ctx.slope = slope  # the first backward scales it in place (see backward)
+        if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
+            total = huber_sum(residual, slope).to(dtype)  # no elementwise loss is needed for a sum
+            return total / residual.numel() if reduction == "mean" else total
+        loss = huber_from_slope(residual, slope)
         loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
@@ -137,7 +159,12 @@ class _HuberLossFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         residual, weight = ctx.saved_tensors
-        grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight)
+        # The forward's slope is a constant to autograd and is overwritten: use it once (a second backward with
+        # retain_graph recomputes it), and not when a graph is built for double backward.
+        slope, ctx.slope = ctx.slope, None
+        if torch.is_grad_enabled():
+            slope = None
+        grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight, slope)
         return grad_residual, grad_weight, None, None, None
 
 

@@ -52,6 +52,7 @@ def l1_loss(
     """
     _checks.check_tensor("l1_loss", "input", input)
     _checks.check_tensor("l1_loss", "target", target)
+    _checks.check_same_device("l1_loss", input=input, target=target, weight=weight)
     _checks.warn_if_size_mismatch(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)

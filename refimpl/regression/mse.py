@@ -51,6 +51,7 @@ def mse_loss(
     """
     _checks.check_tensor("mse_loss", "input", input)
     _checks.check_tensor("mse_loss", "target", target)
+    _checks.check_same_device("mse_loss", input=input, target=target, weight=weight)
     _checks.warn_if_size_mismatch(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
@@ -99,6 +100,12 @@ class _MSELossFunction(torch.autograd.Function):
     def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
         ctx.save_for_backward(residual, weight)
         ctx.reduction = reduction
+        if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
+            # sum_i r_i^2 is the dot product r . r: one read of r, no elementwise loss written (float32 and
+            # float64 only: a half-precision dot accumulates in half precision)
+            flat = residual.reshape(-1)
+            total = torch.dot(flat, flat)
+            return total / residual.numel() if reduction == "mean" else total
         loss = residual * residual
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
-from refimpl.regression.huber import huber_from_slope
+from refimpl.regression.huber import huber_from_slope, huber_sum
 from refimpl.regression.l1 import l1_loss
 
 
@@ -55,6 +55,7 @@ def smooth_l1_loss(
     """
     _checks.check_tensor("smooth_l1_loss", "input", input)
     _checks.check_tensor("smooth_l1_loss", "target", target)
+    _checks.check_same_device("smooth_l1_loss", input=input, target=target)
     _checks.warn_if_size_mismatch(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
@@ -86,7 +87,9 @@ def smooth_l1_loss(
     return _SmoothL1LossFunction.apply(residual, reduction, beta).to(dtype)
 
 
-def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss_grad(
+    grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0, slope: Tensor | None = None
+) -> Tensor:
     r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) with respect to the residual :math:`r = x - y`.
 
     .. math::
@@ -99,13 +102,18 @@ def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = 
 
     times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
     :math:`|r| = \beta`: the loss is :math:`C^1`.
+
+    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\beta, \beta)`, is reused and scaled in place
+    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
     """
     scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
     if beta == math.inf:
         # Every finite residual is in the quadratic zone, whose slope r / inf is 0. torch's branch test sends
         # r = +-inf to the linear zone (slope +-1) where inf / inf would give NaN; a NaN residual stays NaN.
         return torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
-    return residual.clamp(-beta, beta).div_(beta).mul_(scale)
+    if slope is None:
+        slope = residual.clamp(-beta, beta)
+    return slope.mul_(scale / beta)  # one pass: the scalar factor is formed first
 
 
 class _SmoothL1LossFunction(torch.autograd.Function):
@@ -117,13 +125,23 @@ class _SmoothL1LossFunction(torch.autograd.Function):
         ctx.reduction, ctx.beta = reduction, beta
         # smooth_l1(beta) is huber(delta=beta) / beta; the division comes after the reduction, where it is
         # one operation on a scalar instead of one per element.
-        loss = huber_from_slope(residual, residual.clamp(-beta, beta))
+        slope = residual.clamp(-beta, beta)
+        ctx.slope = slope  # the first backward scales it in place (see backward)
+        if reduction != "none" and residual.dtype in (torch.float32, torch.float64):
+            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
+            return (total / residual.numel() if reduction == "mean" else total) / beta
+        loss = huber_from_slope(residual, slope)
         return _reduction.reduce_loss(loss, reduction) / beta
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         (residual,) = ctx.saved_tensors
-        return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta), None, None
+        # The forward's slope is a constant to autograd and is overwritten: use it once (a second backward with
+        # retain_graph recomputes it), and not when a graph is built for double backward.
+        slope, ctx.slope = ctx.slope, None
+        if torch.is_grad_enabled():
+            slope = None
+        return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta, slope), None, None
 
 
 class SmoothL1Loss(Loss):

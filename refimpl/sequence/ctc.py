@@ -132,9 +132,7 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infi
     batched = log_probs.dim() == 3
     lp = log_probs
     if not batched:  # torch unsqueezes a non-3-D input as one unbatched sample
-        lp = log_probs.unsqueeze(1)
-        if targets.dim() == 1:
-            targets = targets.unsqueeze(0)
+        lp = log_probs.unsqueeze(1)  # 1-D targets stay the concatenated form: exactly sum(target_lengths) labels
     if lp.dim() != 3:
         raise RuntimeError(f"{FN}(): Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for "
                            f"argument #1 'log_probs' (log_probs must be (T, N, C) or unbatched (T, C))")
@@ -312,13 +310,14 @@ def log_space_recursion(first: Tensor, frames: Tensor, jump: Tensor,
 
 def ctc_nll(log_alpha: Tensor, il: Tensor, tl: Tensor) -> Tensor:
     r"""Per-sample :math:`l_b = -\operatorname{logsumexp}(\alpha_{T_b-1}(2S_b), \alpha_{T_b-1}(2S_b-1))`;
-    :math:`\infty` when :math:`T_b = 0`."""
+    :math:`\infty` when :math:`T_b = 0 < S_b`; 0 when :math:`T_b = S_b = 0` (the empty path)."""
     N = log_alpha.shape[1]
     frame = (il - 1).clamp_min(0).expand(2, N)
     position = torch.stack((2 * tl, (2 * tl - 1).clamp_min(0)))  # the final blank and the last label
     ends = log_alpha[frame, torch.arange(N, device=il.device).expand(2, N), position]  # (2, N)
     ends[1].masked_fill_(tl == 0, _NEG_INF)  # with no labels, only the final blank ends a path
-    return torch.logaddexp(ends[0], ends[1]).neg_().masked_fill_(il == 0, float("inf"))
+    nll = torch.logaddexp(ends[0], ends[1]).neg_().masked_fill_(il == 0, float("inf"))
+    return nll.masked_fill_((il == 0) & (tl == 0), -0.0)  # no frames and no labels: the empty path, probability 1
 
 
 def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction, zero_infinity):
@@ -336,7 +335,9 @@ def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_b
     keep = torch.arange(T, device=lp.device)[:, None] < il[None, :]
     if zero_infinity:
         keep &= (nll != float("inf"))[None, :]
-    return torch.where(keep[:, :, None], (lp.exp() - gamma).mul_(weight[None, :, None]), 0.0)
+    # a log-probability of -inf gives NaN on its valid frames, as torch's exp(lp) - exp(log gamma + nll - lp) does
+    grad = (lp.exp() - gamma).masked_fill_(lp == float("-inf"), float("nan"))
+    return torch.where(keep[:, :, None], grad.mul_(weight[None, :, None]), 0.0)
 
 
 class _CTCLossFunction(torch.autograd.Function):

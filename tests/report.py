@@ -1,0 +1,204 @@
+"""The test figures, generated: ``python tests/report.py`` writes them into README.md and the book.
+
+For each loss, from the registry (``tests/cases.py``) and by running its malformed calls:
+
+- parity calls: the samples in every dtype the registry tests, per device (each sample already fixes its
+  reduction, so samples x dtypes x reductions is the number of parity comparisons on that device);
+- bad inputs: the malformed calls in the registry, how many torch and refimpl refuse with the same exception
+  type on this machine, and how many need a device this machine lacks (calls that mix CPU and CUDA);
+- dtypes per device: ``supported_dtypes`` from ``tests/test_dtypes.py`` when that module exists, else the
+  registry's ``LossCase.dtypes``;
+
+plus the totals of the last full test run, from ``book/_data/test_run.json`` when it exists. The text has no
+timings and no paths, so two runs on the same machine write the same bytes.
+
+The functions here are also what the book's bad-inputs page (``book/reference/bad_inputs.ipynb``) calls.
+"""
+
+import importlib
+import json
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from cases_core import ERROR_CATEGORIES, ErrorInput, LossCase  # noqa: E402
+from cases_devices import device_errors  # noqa: E402
+
+from cases import CASES  # noqa: E402  (the registry imports its siblings by name: tests/ must be on sys.path)
+
+README = ROOT / "README.md"
+FIGURES_PAGE = ROOT / "book" / "foundations" / "testing_figures.md"
+RUN_RECORD = ROOT / "book" / "_data" / "test_run.json"
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+
+@dataclass
+class Refusal:
+    """One malformed call run through torch and refimpl: the exceptions (None: nothing raised, or not run)."""
+
+    error: ErrorInput
+    runnable: bool
+    torch_exc: BaseException | None = None
+    ref_exc: BaseException | None = None
+
+    @property
+    def same_type(self) -> bool:
+        """Both refused, refimpl with torch's exception type (an instance of it: refimpl's ``NotATensorError`` is
+        both the TypeError a tensor argument should raise and the AttributeError torch raises for some)."""
+        return self.torch_exc is not None and isinstance(self.ref_exc, type(self.torch_exc))
+
+
+def first_line(exc: BaseException | None, width: int = 110) -> str:
+    """An exception's message, first line, trimmed to ``width`` characters ('' for None)."""
+    if exc is None:
+        return ""
+    text = (str(exc).strip().splitlines() or [""])[0].strip()
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _raised(fn, error: ErrorInput) -> BaseException | None:
+    args, kwargs = error.on_device()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:  # the exception is the result being reported
+            return exc
+    return None
+
+
+def all_errors(case: LossCase) -> list[ErrorInput]:
+    """The loss's malformed calls: its ``errors()`` and its mixed-device call."""
+    return list(case.errors()) + device_errors(case)
+
+
+def device_available(device: str) -> bool:
+    return device == "" or device == "cpu" or (device == "cuda" and torch.cuda.is_available())
+
+
+def refusals(case: LossCase) -> list[Refusal]:
+    """Every malformed call of ``case`` run through torch and refimpl (those needing a missing device: not run)."""
+    out = []
+    for error in all_errors(case):
+        if not device_available(error.device):
+            out.append(Refusal(error, runnable=False))
+            continue
+        out.append(Refusal(error, True, _raised(case.torch_fn, error), _raised(case.ref_fn, error)))
+    return out
+
+
+def _dtype_name(dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def dtypes_per_device(case: LossCase) -> tuple[str, dict[str, list[str]]]:
+    """(source, device -> dtype names): ``supported_dtypes(name, device)`` from ``tests/test_dtypes.py`` (which
+    asks torch, and gives the registry's declaration for a device this machine lacks) if that module exists,
+    else the registry's ``LossCase.dtypes``."""
+    try:
+        supported_dtypes = importlib.import_module("test_dtypes").supported_dtypes
+    except (ImportError, AttributeError):
+        return "the registry", {d: [_dtype_name(t) for t in dtypes] for d, dtypes in case.dtypes.items()}
+    source = "`supported_dtypes` in tests/test_dtypes.py (on a device this machine lacks: the registry)"
+    return source, {d: [_dtype_name(t) for t in supported_dtypes(case.name, d)] for d in case.dtypes}
+
+
+def parity_calls(case: LossCase) -> dict[str, int]:
+    """Device -> the number of parity comparisons: samples summed over the dtypes tested on that device (the
+    samples are generated on the CPU; a device's samples are the same list)."""
+    per_dtype = {}
+    for dtypes in case.dtypes.values():
+        for dtype in dtypes:
+            if dtype not in per_dtype:
+                per_dtype[dtype] = len(case.samples("cpu", dtype))
+    return {device: sum(per_dtype[d] for d in dtypes) for device, dtypes in case.dtypes.items()}
+
+
+def figures() -> list[dict]:
+    """One row of figures per loss, in the book's order."""
+    rows = []
+    for case in CASES:
+        ran = refusals(case)
+        source, dtypes = dtypes_per_device(case)
+        rows.append(dict(
+            name=case.name, parity=parity_calls(case), samples=len(case.samples("cpu", torch.float64)),
+            bad=len(ran), run=sum(r.runnable for r in ran), same=sum(r.same_type for r in ran),
+            not_run=sum(not r.runnable for r in ran),
+            categories={c: sum(r.error.category == c for r in ran) for c in ERROR_CATEGORIES},
+            dtypes=dtypes, dtype_source=source,
+        ))
+    return rows
+
+
+def _run_record_text() -> str:
+    if not RUN_RECORD.exists():
+        return ("No full test run is recorded yet (`book/_data/test_run.json` is written at the end of a full, "
+                "passing `pytest tests`).")
+    record = json.loads(RUN_RECORD.read_text())
+    losses = record.get("losses", {})
+    passed = sum(v.get("passed", 0) for v in losses.values())
+    skipped = sum(v.get("skipped", 0) for v in losses.values())
+    devices = ", ".join(record.get("devices", [])) or "none"
+    return (f"Last full test run ({record.get('date', 'date unknown')}, torch {record.get('torch', '?')}, "
+            f"Python {record.get('python', '?')}): {passed} registry tests passed and {skipped} were skipped over "
+            f"{len(losses)} losses; parity held on: {devices}.")
+
+
+def render(rows: list[dict]) -> str:
+    """The figures as Markdown (a table per loss and the totals)."""
+    devices = sorted({d for row in rows for d in row["parity"]}, key=lambda d: (d != "cpu", d))
+    head = ["loss", "samples"] + [f"parity calls ({d})" for d in devices]
+    head += ["bad inputs", "same type as torch", "not run here"] + [f"dtypes ({d})" for d in devices]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [f"`{row['name']}`", str(row["samples"])] + [str(row["parity"].get(d, 0)) for d in devices]
+        cells += [str(row["bad"]), f"{row['same']} of {row['run']}", str(row["not_run"])]
+        cells += [", ".join(row["dtypes"].get(d, [])) for d in devices]
+        lines.append("| " + " | ".join(cells) + " |")
+    total = {k: sum(row[k] for row in rows) for k in ("samples", "bad", "run", "same", "not_run")}
+    calls = {d: sum(row["parity"].get(d, 0) for row in rows) for d in devices}
+    categories = {c: sum(row["categories"][c] for row in rows) for c in ERROR_CATEGORIES}
+    sources = sorted({row["dtype_source"] for row in rows})
+    summary = [
+        f"{len(rows)} losses; {total['samples']} parity samples (float64), "
+        + "; ".join(f"{calls[d]} parity calls on {d}" for d in devices) + ".",
+        f"{total['bad']} malformed calls: torch and refimpl refused {total['same']} of the {total['run']} run on "
+        f"this machine with the same exception type; {total['not_run']} need a CUDA device this machine lacks.",
+        "Malformed calls by category: " + ", ".join(f"{c} {n}" for c, n in categories.items() if n) + ".",
+        f"Dtypes per device from {' and '.join(sources)}.",
+        _run_record_text(),
+    ]
+    note = "<!-- generated by `python tests/report.py`; do not edit by hand -->"
+    return "\n".join([note, "", *[f"- {s}" for s in summary], "", *lines, ""])
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text()
+    if START not in readme or END not in readme:
+        raise SystemExit(f"README.md lacks the markers {START} and {END}")
+    before, rest = readme.split(START, 1)
+    _, after = rest.split(END, 1)
+    README.write_text(f"{before}{START}\n{text}{END}{after}")
+
+
+def write_page(text: str) -> None:
+    FIGURES_PAGE.write_text(text)
+
+
+def main() -> None:
+    text = render(figures())
+    write_readme(text)
+    write_page(text)
+    print(f"wrote the figures to {README.relative_to(ROOT)} and {FIGURES_PAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Every notebook under book/ re-executes alone, offline, to its stored outputs.
+
+``pytest --nbval book`` runs each chapter once, in place. This test runs a fresh copy of each one a second time,
+isolated:
+
+- in a fresh kernel (one ``nbclient`` client per notebook), so no chapter sees another's state;
+- in a temporary working directory that holds only the notebook, the other files of its own folder (data it
+  reads) and a copy of ``tests/`` (the registry a reference page imports), so no chapter reads another's files;
+- with the network blocked inside the kernel: ``PYTHONPATH`` starts with a folder whose ``sitecustomize.py``
+  makes ``socket.socket.connect`` and ``getaddrinfo`` refuse every address but the loopback one.
+
+Each code cell's fresh outputs are then compared with the stored ones the way nbval compares them in strict
+mode: nbval's own ``coalesce_streams`` and ``transform_streams_for_comparison``, the same keys left out
+(metadata, execution counts, images, ...), and nbval's cell markers and tags (``# NBVAL_SKIP``,
+``nbval-ignore-output``, ...) honoured. Together with the ``--nbval`` run this executes every chapter twice.
+"""
+
+import os
+import shutil
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbval.plugin import (
+    coalesce_streams,
+    find_comment_markers,
+    find_metadata_tags,
+    transform_streams_for_comparison,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(
+    path for path in BOOK.rglob("*.ipynb") if "_build" not in path.parts and ".ipynb_checkpoints" not in path.parts
+)
+# what nbval leaves out of the comparison when it runs without --nbdime (IPyNbFile.skip_compare)
+SKIP_COMPARE = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+                "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")
+BLOCK_NETWORK = '''
+"""Loaded by every Python started with this folder on PYTHONPATH: no network but the loopback."""
+import ipaddress
+import socket
+
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+
+def _is_local(host):
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(address):
+    if isinstance(address, tuple) and not _is_local(address[0]):
+        raise OSError(f"network access is blocked in this test (connect to {address[0]!r})")
+
+
+def connect(self, address):
+    _check(address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    _check(address)
+    return _connect_ex(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host.decode() if isinstance(host, bytes) else host):
+        raise socket.gaierror(f"network access is blocked in this test (lookup of {host!r})")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+'''
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory):
+    """A folder whose sitecustomize.py blocks the network; put it first on PYTHONPATH for the kernels."""
+    folder = tmp_path_factory.mktemp("offline")
+    (folder / "sitecustomize.py").write_text(BLOCK_NETWORK)
+    return folder
+
+
+@pytest.fixture
+def offline_env(offline, monkeypatch):
+    """The kernels this test starts inherit the environment: prepend the blocking folder to PYTHONPATH."""
+    existing = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]
+    monkeypatch.setenv("PYTHONPATH", ":".join([str(offline), *existing]))
+
+
+def isolated_copy(notebook: Path, workdir: Path) -> Path:
+    """Copy the notebook, the other files of its folder and tests/ under ``workdir``, mirroring the repository
+    layout; return the copied notebook's path."""
+    folder = workdir / notebook.parent.relative_to(ROOT)
+    folder.mkdir(parents=True)
+    for item in notebook.parent.iterdir():
+        if item.is_file() and (item.suffix != ".ipynb" or item == notebook):
+            shutil.copy2(item, folder / item.name)
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder / notebook.name
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    """Run the notebook at ``path`` top to bottom in a fresh kernel, its folder as the working directory."""
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def comparable(outputs: list) -> dict:
+    """Outputs as nbval compares them: streams merged by name, each key (MIME types flattened) -> its values."""
+    flat = defaultdict(list)
+    for output in transform_streams_for_comparison(coalesce_streams([nbformat.from_dict(o) for o in outputs])):
+        for key, value in output.items():
+            if key == "data":
+                for mime, data in value.items():
+                    if mime not in SKIP_COMPARE:
+                        flat[mime].append(data)
+            elif key not in SKIP_COMPARE:
+                flat[key].append(value)
+    return dict(flat)
+
+
+def nbval_options(cell) -> dict:
+    """nbval's options for a cell from its comment markers and tags (skip, check, check_exception)."""
+    return dict(find_comment_markers(cell.source)) | dict(find_metadata_tags(cell.metadata))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: str(path.relative_to(BOOK)))
+def test_notebook_reproduces_its_outputs_alone_and_offline(notebook, tmp_path, offline_env):
+    stored = nbformat.read(notebook, as_version=4)
+    fresh = execute(isolated_copy(notebook, tmp_path))
+    for number, (old, new) in enumerate(zip(stored.cells, fresh.cells, strict=True)):
+        options = nbval_options(old)
+        if old.cell_type != "code" or options.get("skip") or options.get("check") is False:
+            continue
+        if old.execution_count is None:  # nbval does not compare a cell stored unrun
+            continue
+        expected, got = comparable(old.outputs), comparable(new.outputs)
+        assert got == expected, f"{notebook.relative_to(ROOT)} cell {number}: outputs differ on a second, isolated run"
+
+
+def test_the_kernel_cannot_reach_the_network(tmp_path, offline_env):
+    """The block works: a non-loopback connection and a name lookup fail inside the kernel; loopback works."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(source)) for source in (
+        """
+        import socket
+        try:
+            socket.socket().connect(("192.0.2.1", 80))
+        except OSError as exc:
+            print("refused:", exc)
+        """,
+        """
+        try:
+            socket.getaddrinfo("pypi.org", 443)
+        except OSError as exc:
+            print("refused:", exc)
+        """,
+        """
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname(), timeout=2)
+        print("loopback connected")
+        """,
+    )]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    ran = execute(path)
+    texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in ran.cells]
+    assert "refused: network access is blocked in this test (connect to '192.0.2.1')" in texts[0]
+    assert "refused: network access is blocked in this test (lookup of 'pypi.org')" in texts[1]
+    assert texts[2] == "loopback connected\n"
+
+
+def test_the_comparison_fails_on_a_changed_output():
+    """The comparison sees a changed number in a stream, and ignores what nbval ignores (execution counts)."""
+    stored = [nbformat.v4.new_output("stream", name="stdout", text="loss 0.5000\n")]
+    same = [nbformat.v4.new_output("stream", name="stdout", text="loss "),
+            nbformat.v4.new_output("stream", name="stdout", text="0.5000\n")]
+    changed = [nbformat.v4.new_output("stream", name="stdout", text="loss 0.5001\n")]
+    assert comparable(same) == comparable(stored)
+    assert comparable(changed) != comparable(stored)
+    result = nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=3)
+    assert comparable([result]) == comparable([{**result, "execution_count": 7}])
