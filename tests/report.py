@@ -171,7 +171,8 @@ def render(rows: list[dict]) -> str:
         f"{len(rows)} losses; {total['samples']} parity samples (float64), "
         + "; ".join(f"{calls[d]} parity calls on {d}" for d in devices) + ".",
         f"{total['bad']} malformed calls: torch and refimpl refused {total['same']} of the {total['run']} run on "
-        f"this machine with the same exception type; {total['not_run']} need a CUDA device this machine lacks.",
+        f"this machine with the same exception type; {total['not_run']} need a CUDA device this machine lacks (without "
+        "one, tests/test_errors.py mixes CPU with meta tensors instead, where torch refuses that too).",
         "Malformed calls by category: " + ", ".join(f"{c} {n}" for c, n in categories.items() if n) + ".",
         f"Dtypes per device from {' and '.join(sources)}.",
         _run_record_text(),
