@@ -10,6 +10,7 @@ that becomes its pytest id, and its random numbers come from a generator seeded 
 """
 
 import inspect
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,17 @@ class ErrorInput:
         args = tuple(a.to(self.device) if i in self.move else a for i, a in enumerate(self.args))
         kwargs = {k: v.to(self.device) if k in self.move else v for k, v in self.kwargs.items()}
         return args, kwargs
+
+    def raised_by(self, fn: Callable) -> BaseException | None:
+        """The exception ``fn`` raises on this call (warnings silenced), or None when it raises nothing."""
+        args, kwargs = self.on_device()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:  # the exception is the result under test
+                return exc
+        return None
 
 
 ERROR_CATEGORIES = ("shape", "dtype", "index", "value", "reduction", "device", "requires_grad", "other")

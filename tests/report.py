@@ -18,7 +18,6 @@ The functions here are also what the book's bad-inputs page (``book/reference/ba
 import importlib
 import json
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,17 +63,6 @@ def first_line(exc: BaseException | None, width: int = 110) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _raised(fn, error: ErrorInput) -> BaseException | None:
-    args, kwargs = error.on_device()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            fn(*args, **kwargs)
-        except Exception as exc:  # the exception is the result being reported
-            return exc
-    return None
-
-
 def all_errors(case: LossCase) -> list[ErrorInput]:
     """The loss's malformed calls: its ``errors()`` and its mixed-device call."""
     return list(case.errors()) + device_errors(case)
@@ -91,7 +79,7 @@ def refusals(case: LossCase) -> list[Refusal]:
         if not device_available(error.device):
             out.append(Refusal(error, runnable=False))
             continue
-        out.append(Refusal(error, True, _raised(case.torch_fn, error), _raised(case.ref_fn, error)))
+        out.append(Refusal(error, True, error.raised_by(case.torch_fn), error.raised_by(case.ref_fn)))
     return out
 
 
