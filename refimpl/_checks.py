@@ -191,8 +191,10 @@ def check_same_device(fn_name: str, **tensors: object) -> None:
     """
     placed = [(name, value) for name, value in tensors.items()
               if isinstance(value, Tensor) and not (value.dim() == 0 and value.device.type == "cpu")]
+    if not placed:
+        return
+    first_name, first = placed[0]
     for name, value in placed[1:]:
-        first_name, first = placed[0]
         if value.device != first.device:
             raise RuntimeError(
                 f"{fn_name}(): Expected all tensors to be on the same device, but found at least two devices "
