@@ -10,6 +10,9 @@ import torch
 import refimpl
 from refimpl import experiments as ex
 
+# the module fixtures train models: under pytest-xdist (--dist loadgroup) one worker trains each once
+pytestmark = pytest.mark.xdist_group("experiments")
+
 # the settings of book/experiments/regression_outliers.ipynb
 REGRESSION_LOSSES = {
     "MSE": refimpl.nn.MSELoss(),

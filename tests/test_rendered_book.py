@@ -24,7 +24,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 SOURCES = ["book/**/*.md", "book/**/*.ipynb", "book/**/*.bib", "book/**/*.json", "book/_ext/*", "refimpl/**/*.py"]
 RAW_TEX = ("\\(", "\\[", "$$", "\\begin{", "\\frac", "\\sum")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
+    pytest.mark.xdist_group("rendered_book"),  # under pytest-xdist (--dist loadgroup) one worker builds the book once
+]
 
 
 class Page(html.parser.HTMLParser):
