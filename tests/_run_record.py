@@ -10,7 +10,9 @@ them with no failure, it writes::
 Per loss, ``passed`` and ``skipped`` count the test items whose ``case`` parameter is that loss;
 ``devices`` are the devices its ``test_parity`` items passed on and ``dtypes`` the dtypes they passed in.
 The top-level ``devices`` are those on which ``test_parity`` passed for every loss. A partial run (``-k``,
-``-m``, ``--lf``, a node id, a subset of the four files) or any failure leaves the file untouched. Keys are
+``-m``, ``--lf``, a node id, a subset of the four files) or any failure leaves the file untouched,
+and so does a run spread over pytest-xdist workers (the README's command): each worker sees only part of the
+run. ``python -m pytest tests`` without ``-n`` refreshes it. Keys are
 written sorted, so the file changes only when the facts do. The book's ``verified`` extension prints it under
 each chapter's title.
 """
@@ -139,4 +141,6 @@ def _loss_params(item) -> tuple[str, str, str, bool] | None:
 
 
 def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker sees only its share of the tests: never records
+        return
     config.pluginmanager.register(RunRecorder(), "run_record")

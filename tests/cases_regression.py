@@ -90,6 +90,15 @@ def regression_samples(
         if dtype in (torch.float32, torch.float64):
             other = torch.float64 if dtype == torch.float32 else torch.float32
             out.append(SampleInput(f"target-{other}", (x, y.to(other)), {}, forward_only=mixed))
+        if dtype in (torch.float16, torch.bfloat16):
+            # a half-precision tensor with a float32 one, both ways, over 10^5 elements: the sum of the losses
+            # exceeds float16's range, so a mean must be divided before it is rounded to the result's dtype
+            half = randn("x-large", 100_000, scale=2.0, **t)
+            single = randn("y-large", 100_000, dtype=torch.float32, device=device)
+            for reduction in REDUCTIONS:
+                for desc, pair in ((f"large-input-{dtype}-target-float32", (half, single)),
+                                   (f"large-input-float32-target-{dtype}", (single, half))):
+                    out.append(SampleInput(f"{desc}-{reduction}", pair, dict(reduction=reduction), forward_only=mixed))
         if name == "l1_loss" and dtype in (torch.float32, torch.float64):
             complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
             xc = torch.complex(x, randn("xi", 3, 4, **t)).to(complex_dtype)

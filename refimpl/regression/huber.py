@@ -148,8 +148,10 @@ class _HuberLossFunction(torch.autograd.Function):
         slope = residual.clamp(-delta, delta)
         ctx.slope = slope  # the first backward scales it in place (see backward)
         if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
-            total = huber_sum(residual, slope).to(dtype)  # no elementwise loss is needed for a sum
-            return total / residual.numel() if reduction == "mean" else total
+            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
+            if reduction == "mean":  # divide before rounding to input's dtype: a float16 sum can overflow
+                total = total / residual.numel()
+            return total.to(dtype)
         loss = huber_from_slope(residual, slope)
         loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is None:
