@@ -1,6 +1,7 @@
-"""Fixtures shared by the tests: the devices every parity test runs on."""
+"""Shared by the tests: the devices every parity test runs on, and the book's notebooks."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,3 +22,15 @@ DEVICES = [
         marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine"),
     ),
 ]
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+# every notebook of the book, outside build output and editor checkpoints
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts)
+
+
+def nbval_options(cell) -> dict:
+    """nbval's options for a cell from its comment markers and tags (skip, check, check_exception)."""
+    from nbval.plugin import find_comment_markers, find_metadata_tags  # only the notebook tests need nbval
+
+    return dict(find_comment_markers(cell.source)) | dict(find_metadata_tags(cell.metadata))

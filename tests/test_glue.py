@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BOOK = ROOT / "book"
-NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts)
+from conftest import BOOK, NOTEBOOKS, ROOT
 
 # roles {glue}`key`, {glue:any}`key`, {glue:text}`key:fmt`, {glue:md}`key:fmt`, and the directives
 # ```{glue} key, ```{glue:figure} key, ```{glue:math} key (also with ::: fences)

@@ -7,18 +7,11 @@ reason it is there. The list is empty: an output that varies from one machine to
 (rounded, computed in float64, or stated as a bound), never ignored.
 """
 
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbval.plugin import find_comment_markers, find_metadata_tags
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(
-    path
-    for path in (ROOT / "book").rglob("*.ipynb")
-    if "_build" not in path.parts and ".ipynb_checkpoints" not in path.parts
-)
+from conftest import NOTEBOOKS, ROOT, nbval_options
+
 # (notebook relative to the repository, cell id) -> why the marker is there. None today.
 ALLOWED: dict[tuple[str, str], str] = {}
 # tags nbval reads besides its own 'nbval-*' ones
@@ -27,7 +20,7 @@ NBVAL_TAGS = ("raises-exception",)
 
 def markers(cell) -> dict:
     """nbval's options set on a code cell by comments or tags, plus any tag nbval would read."""
-    found = dict(find_comment_markers(cell.source)) | dict(find_metadata_tags(cell.metadata))
+    found = nbval_options(cell)
     tags = [tag for tag in cell.metadata.get("tags", []) if tag.startswith("nbval") or tag in NBVAL_TAGS]
     return found | {f"tag:{tag}": True for tag in tags}
 

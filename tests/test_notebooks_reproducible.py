@@ -40,18 +40,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from nbval.plugin import (
-    coalesce_streams,
-    find_comment_markers,
-    find_metadata_tags,
-    transform_streams_for_comparison,
-)
+from nbval.plugin import coalesce_streams, transform_streams_for_comparison
 
-ROOT = Path(__file__).resolve().parent.parent
-BOOK = ROOT / "book"
-NOTEBOOKS = sorted(
-    path for path in BOOK.rglob("*.ipynb") if "_build" not in path.parts and ".ipynb_checkpoints" not in path.parts
-)
+from conftest import BOOK, NOTEBOOKS, ROOT, nbval_options
+
 # what nbval leaves out of the comparison when it runs without --nbdime (IPyNbFile.skip_compare)
 SKIP_COMPARE = (
     "metadata",
@@ -205,11 +197,6 @@ def comparable(outputs: list) -> dict:
             elif key not in SKIP_COMPARE:
                 flat[key].append(value)
     return dict(flat)
-
-
-def nbval_options(cell) -> dict:
-    """nbval's options for a cell from its comment markers and tags (skip, check, check_exception)."""
-    return dict(find_comment_markers(cell.source)) | dict(find_metadata_tags(cell.metadata))
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: str(path.relative_to(BOOK)))
