@@ -27,6 +27,7 @@ mode: nbval's own ``coalesce_streams`` and ``transform_streams_for_comparison``,
 its output (``tests/test_notebook_markers.py`` keeps that so), and this test would honour one if it did.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -120,6 +121,7 @@ class CpuConfiguration:
         return env
 
 
+@functools.cache  # each probe starts an interpreter and imports torch: once per value
 def torch_capability(env_capability: str | None) -> str:
     """The CPU capability torch runs with under ``ATEN_CPU_CAPABILITY=env_capability`` (None: unset), read in a
     fresh interpreter: torch caps a request at what the CPU supports, and ignores a value it does not know."""
