@@ -9,7 +9,7 @@
 classes, and ``refimpl.testing`` compares any of them with torch.
 """
 
-from refimpl import functional, nn, testing
+from refimpl import fast, functional, nn, testing
 from refimpl.diagnose import diagnose as diagnose  # pitfall detectors: book/misconceptions.ipynb
 from refimpl.functional import *  # noqa: F403  (the functional API, re-exported at the top level)
 from refimpl.functional import __all__ as _functional_names
@@ -18,4 +18,4 @@ from refimpl.recommend import recommend as recommend  # noqa: E402,I001  (see bo
 TORCH_VERSION = "2.13"
 """The torch release series every loss in refimpl is verified against."""
 
-__all__ = ["functional", "nn", "testing", "TORCH_VERSION", *_functional_names]
+__all__ = ["fast", "functional", "nn", "testing", "TORCH_VERSION", *_functional_names]
