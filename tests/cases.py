@@ -5,9 +5,11 @@ adding a case to its chapter's file (``cases_<chapter>.py``) and its name to ``O
 records and helpers the cases are built from are in ``cases_core.py``.
 """
 
+from pathlib import Path
+
 from cases_adaptive_log_softmax import ADAPTIVE_LOG_SOFTMAX_CASES
 from cases_bce import BCE_CASES
-from cases_core import FLOATING, REDUCTIONS, ErrorInput, KnownValue, LossCase, ModuleInput, SampleInput
+from cases_core import FLOATING, IMPLEMENTATIONS, REDUCTIONS, ErrorInput, KnownValue, LossCase, ModuleInput, SampleInput
 from cases_cosine_embedding import COSINE_EMBEDDING_CASES
 from cases_cross_entropy import CROSS_ENTROPY_CASES
 from cases_ctc import CTC_CASES
@@ -19,6 +21,8 @@ from cases_multi_margin import MULTI_MARGIN_CASES
 from cases_regression import REGRESSION
 from cases_soft_margin import SOFT_MARGIN_CASES
 from cases_triplet import TRIPLET_CASES
+
+import refimpl
 
 _BY_NAME = {
     case.name: case
@@ -43,8 +47,10 @@ ORDER = [  # the architecture table's order
 ]
 CASES: list[LossCase] = [_BY_NAME[name] for name in ORDER]
 CASES_BY_NAME = {case.name: case for case in CASES}
+ROOT_PACKAGE = Path(refimpl.__file__).resolve().parent  # refimpl/
 
 __all__ = [
-    "CASES", "CASES_BY_NAME", "FLOATING", "REDUCTIONS", "ErrorInput", "KnownValue", "LossCase", "ModuleInput",
+    "CASES", "CASES_BY_NAME", "FLOATING", "IMPLEMENTATIONS", "ROOT_PACKAGE", "REDUCTIONS", "ErrorInput",
+    "KnownValue", "LossCase", "ModuleInput",
     "SampleInput",
 ]

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+import refimpl.fast
 from refimpl._reduction import legacy_get_string
 
+# the two implementations every registry-driven test runs: refimpl.functional (readable) and refimpl.fast
+IMPLEMENTATIONS = ("refimpl", "fast")
 FLOATING = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -157,6 +160,23 @@ class LossCase:
     # module forward result -> one tensor to compare (None: the result is already a tensor); for a module
     # that returns a named tuple such as AdaptiveLogSoftmaxWithLoss's (output, loss)
     module_result: Callable | None = None
+
+    def implementation(self, impl: str) -> Callable:
+        """The refimpl function under test: ``'refimpl'``, the readable one (``ref_fn``), or ``'fast'``, the same
+        name in ``refimpl.fast``."""
+        if impl not in IMPLEMENTATIONS:
+            raise ValueError(f"unknown implementation {impl!r}: expected one of {IMPLEMENTATIONS}")
+        return self.ref_fn if impl == "refimpl" else getattr(refimpl.fast, self.name)
+
+    def implementations(self) -> tuple[str, ...]:
+        """The implementations to test: the readable one, and refimpl.fast's where it is another function
+        (where refimpl.fast re-exports the readable function, a second run would call the same object)."""
+        return ("refimpl",) if self.implementation("fast") is self.ref_fn else IMPLEMENTATIONS
+
+    def test_id(self, impl: str, *parts: object) -> str:
+        """A pytest id: the loss name and ``parts``, prefixed with ``fast-`` for refimpl.fast."""
+        prefix = () if impl == "refimpl" else ("fast",)
+        return "-".join(str(part) for part in (*prefix, self.name, *parts))
 
 
 def make_generator(desc: str) -> torch.Generator:

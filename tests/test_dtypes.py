@@ -67,17 +67,18 @@ def supported_dtypes(name: str, device: str = "cpu") -> list[str]:
 
 def _params():
     for case in CASES:
-        for sample in representative_samples(case.name):
-            for dtype in ALL_DTYPES:
-                yield pytest.param(case, sample, dtype, id=f"{case.name}-{sample.desc}-{str(dtype)[6:]}")
+        for impl in case.implementations():
+            for sample in representative_samples(case.name):
+                for dtype in ALL_DTYPES:
+                    yield pytest.param(case, impl, sample, dtype, id=case.test_id(impl, sample.desc, str(dtype)[6:]))
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case, sample, dtype", list(_params()))
-def test_dtype_parity(case, sample, dtype, device):
+@pytest.mark.parametrize("case, impl, sample, dtype", list(_params()))
+def test_dtype_parity(case, impl, sample, dtype, device):
     args, kwargs, wrt = converted(case, sample, dtype, device)
     expected = outcome(case.torch_fn, args, kwargs, wrt)
-    actual = outcome(case.ref_fn, args, kwargs, wrt)
+    actual = outcome(case.implementation(impl), args, kwargs, wrt)
     assert_same_outcome(actual, expected, f"{case.name} in {dtype}")
     if expected[0] == "ok":
         assert actual[1].dtype == expected[1].dtype and actual[1].device == expected[1].device

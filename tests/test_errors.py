@@ -14,19 +14,20 @@ from cases import CASES
 
 def _params():
     for case in CASES:
-        for error in case.errors():
-            yield pytest.param(case, error, id=f"{case.name}-{error.desc}")
-        for error in device_errors(case):
-            skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
-            yield pytest.param(case, error, id=f"{case.name}-{error.desc}", marks=skip)
+        for impl in case.implementations():
+            for error in case.errors():
+                yield pytest.param(case, impl, error, id=case.test_id(impl, error.desc))
+            for error in device_errors(case):
+                skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available on this machine")
+                yield pytest.param(case, impl, error, id=case.test_id(impl, error.desc), marks=skip)
 
 
-@pytest.mark.parametrize("case, error", list(_params()))
-def test_bad_input_raises_like_torch(case, error):
+@pytest.mark.parametrize("case, impl, error", list(_params()))
+def test_bad_input_raises_like_torch(case, impl, error):
     torch_exc = error.raised_by(case.torch_fn)
     assert isinstance(torch_exc, error.exc_type), f"torch raised {torch_exc!r}, the case expects {error.exc_type}"
     assert re.search(error.match, str(torch_exc)), f"torch's message changed: {torch_exc}"
-    ref_exc = error.raised_by(case.ref_fn)
+    ref_exc = error.raised_by(case.implementation(impl))
     assert isinstance(ref_exc, type(torch_exc)), f"refimpl raised {ref_exc!r}, torch raised {torch_exc!r}"
     assert re.search(error.match, str(ref_exc)), f"refimpl's message lacks torch's phrase: {ref_exc}"
     assert error.names in str(ref_exc), f"refimpl's message does not name {error.names!r}: {ref_exc}"

@@ -19,7 +19,15 @@ def _smooth_samples():
             yield pytest.param(case, sample, id=f"{case.name}-{sample.desc}")
 
 
-def _gradcheck_inputs(case, sample):
+def _smooth_samples_per_implementation():
+    """The smooth samples, once per implementation (refimpl, and refimpl.fast where it is another function)."""
+    for param in _smooth_samples():
+        case, sample = param.values
+        for impl in case.implementations():
+            yield pytest.param(case, impl, sample, id=case.test_id(impl, sample.desc))
+
+
+def _gradcheck_inputs(case, sample, impl="refimpl"):
     """A function of the differentiable tensors only, and those tensors as float64 leaves."""
     def argument(w):
         return sample.args[w] if isinstance(w, int) else sample.kwargs[w]
@@ -36,15 +44,15 @@ def _gradcheck_inputs(case, sample):
                 args[w] = t
             else:
                 kwargs[w] = t
-        return case.ref_fn(*args, **kwargs)
+        return case.implementation(impl)(*args, **kwargs)
 
     return fn, leaves
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("case, sample", list(_smooth_samples()))
-def test_gradcheck(case, sample):
-    fn, leaves = _gradcheck_inputs(case, sample)
+@pytest.mark.parametrize("case, impl, sample", list(_smooth_samples_per_implementation()))
+def test_gradcheck(case, impl, sample):
+    fn, leaves = _gradcheck_inputs(case, sample, impl)
     assert torch.autograd.gradcheck(fn, leaves)
     if case.double_backward:
         assert torch.autograd.gradgradcheck(fn, leaves)

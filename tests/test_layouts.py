@@ -101,11 +101,12 @@ def _params():
             continue
         for sample in case.samples("cpu", DTYPE):
             if any(_apply(layout, sample) for layout in LAYOUTS.values()):
-                yield pytest.param(case, sample, id=f"{case.name}-{sample.desc}")
+                for impl in case.implementations():
+                    yield pytest.param(case, impl, sample, id=case.test_id(impl, sample.desc))
 
 
-@pytest.mark.parametrize("case, sample", list(_params()))
-def test_layouts_match_contiguous_and_torch(case, sample):
+@pytest.mark.parametrize("case, impl, sample", list(_params()))
+def test_layouts_match_contiguous_and_torch(case, impl, sample):
     wrt = () if sample.forward_only else sample.wrt
     for name, layout in LAYOUTS.items():
         strided = _apply(layout, sample)
@@ -114,8 +115,8 @@ def test_layouts_match_contiguous_and_torch(case, sample):
         args, kwargs = strided
         assert name == "channels_last" or any(
             isinstance(a, torch.Tensor) and not a.is_contiguous() for a in (*args, *kwargs.values()))
-        contiguous = outcome(case.ref_fn, *_contiguous(args, kwargs), wrt)
-        actual = outcome(case.ref_fn, args, kwargs, wrt)
+        contiguous = outcome(case.implementation(impl), *_contiguous(args, kwargs), wrt)
+        actual = outcome(case.implementation(impl), args, kwargs, wrt)
         # other strides change the order of torch's reductions: rounding differs by a few ulp, hence the slack
         assert_same_outcome(actual, contiguous, f"{case.name} {name} against contiguous", SLACK, DTYPE)
         if _ill_conditioned(sample, name):

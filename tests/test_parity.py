@@ -1,7 +1,8 @@
 """The parity test: every sample of every loss, on every device and dtype, against torch in the same run.
 
-Compared: the value (shape, dtype, numbers, NaN and inf), the gradient of every differentiable argument
-for one seeded random upstream gradient, and the warnings (category and message).
+Run over both implementations, refimpl (readable) and refimpl.fast. Compared: the value (shape, dtype, numbers,
+NaN and inf), the gradient of every differentiable argument for one seeded random upstream gradient, and the
+warnings (category and message).
 """
 
 import warnings
@@ -16,9 +17,11 @@ from refimpl.testing import assert_close
 
 def _params():
     for case in CASES:
-        for dtype in case.dtypes["cpu"]:
-            for sample in case.samples("cpu", dtype):
-                yield pytest.param(case, sample.desc, dtype, id=f"{case.name}-{sample.desc}-{str(dtype)[6:]}")
+        for impl in case.implementations():
+            for dtype in case.dtypes["cpu"]:
+                for sample in case.samples("cpu", dtype):
+                    test_id = case.test_id(impl, sample.desc, str(dtype)[6:])
+                    yield pytest.param(case, impl, sample.desc, dtype, id=test_id)
 
 
 def _leaf(value, requires_grad: bool):
@@ -46,11 +49,11 @@ def run(fn, sample: SampleInput, grad_seed: int = 0):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case, desc, dtype", list(_params()))
-def test_parity(case, desc, dtype, device):
+@pytest.mark.parametrize("case, impl, desc, dtype", list(_params()))
+def test_parity(case, impl, desc, dtype, device):
     sample = next(s for s in case.samples(device, dtype) if s.desc == desc)
     expected, expected_grads, expected_warnings = run(case.torch_fn, sample)
-    actual, actual_grads, actual_warnings = run(case.ref_fn, sample)
+    actual, actual_grads, actual_warnings = run(case.implementation(impl), sample)
     assert_close(actual, expected, f"{case.name} value")
     assert actual_warnings == expected_warnings
     assert actual_grads.keys() == expected_grads.keys()

@@ -81,17 +81,18 @@ def _case_dtypes():
     for case in CASES:
         for dtype in (torch.float64, torch.float32, torch.float16):
             if dtype in case.dtypes["cpu"]:
-                yield pytest.param(case, dtype, id=f"{case.name}-{str(dtype)[6:]}")
+                for impl in case.implementations():
+                    yield pytest.param(case, impl, dtype, id=case.test_id(impl, str(dtype)[6:]))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("case, dtype", list(_case_dtypes()))
-def test_refimpl_derives_never_delegates(case, dtype):
+@pytest.mark.parametrize("case, impl, dtype", list(_case_dtypes()))
+def test_refimpl_derives_never_delegates(case, impl, dtype):
     samples = case.samples("cpu", dtype)
     assert samples
     with trap():
         for sample in samples:
-            _run(case.ref_fn, sample)
+            _run(case.implementation(impl), sample)
         for module_input in case.modules():
             try:
                 case.ref_module(**module_input.init_kwargs)(*module_input.forward_args)

@@ -36,15 +36,16 @@ def test_samples_are_reproducible_and_device_independent(case):
 
 def _known():
     for case in CASES:
-        for known in case.known_values:
-            yield pytest.param(case, known, id=f"{case.name}-{known.desc}")
+        for impl in case.implementations():
+            for known in case.known_values:
+                yield pytest.param(case, impl, known, id=case.test_id(impl, known.desc))
 
 
-@pytest.mark.parametrize("case, known", list(_known()))
-def test_docstring_formula_by_hand(case, known):
+@pytest.mark.parametrize("case, impl, known", list(_known()))
+def test_docstring_formula_by_hand(case, impl, known):
     expected = torch.tensor(known.expected, dtype=torch.float64)
     assert_close(case.torch_fn(*known.args, **known.kwargs), expected, f"torch {case.name} ({known.desc})")
-    assert_close(case.ref_fn(*known.args, **known.kwargs), expected, f"refimpl {case.name} ({known.desc})")
+    assert_close(case.implementation(impl)(*known.args, **known.kwargs), expected, f"{impl} {case.name} ({known.desc})")
 
 
 def test_every_case_is_listed_once_in_order():
