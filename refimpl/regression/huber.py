@@ -53,6 +53,19 @@ def huber_loss(
         TypeError: ``delta`` not a number.
         NotImplementedError: integer, bool or complex ``input`` and ``target``.
     """
+    reduction, delta = _validate_huber_loss(input, target, reduction, delta, weight)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _HuberLossFunction.apply(input - target, weight, reduction, delta, input.dtype)
+
+
+def _validate_huber_loss(
+    input: Tensor, target: Tensor, reduction: str, delta: float, weight: Tensor | None
+) -> tuple[str, float]:
+    """torch's checks of :func:`huber_loss`, in torch's order and with its exception types.
+
+    Returns the reduction and ``delta`` as a float.
+    """
     _checks.check_tensor("huber_loss", "input", input)
     _checks.check_tensor("huber_loss", "target", target)
     _checks.check_same_device("huber_loss", input=input, target=target, weight=weight)
@@ -63,7 +76,7 @@ def huber_loss(
     else:
         _checks.check_weight_size("huber_loss", weight, input)
     delta = _checks.check_number("huber_loss", "delta", delta, position=4)
-    if not delta > 0:
+    if not delta > 0:  # not `delta <= 0`: a NaN fails every comparison, and torch rejects it too
         raise RuntimeError(
             f"huber_loss does not support non-positive values for delta (argument delta={delta}; "
             "expected a positive number)."
@@ -75,11 +88,9 @@ def huber_loss(
             f"huber_loss(): result type {_checks.dtype_name(dtype)} can't be cast to the desired output type "
             f"{_checks.dtype_name(input.dtype)} (the loss has input's dtype; make input floating point)"
         )
-    if weight is not None:
+    if weight is not None:  # torch's weighted path checks the reduction last, with a message of its own
         reduction = _reduction.resolve_weighted("huber_loss", reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
-    return _HuberLossFunction.apply(input - target, weight, reduction, delta, input.dtype)
+    return reduction, delta
 
 
 def huber_loss_grad(
@@ -88,7 +99,6 @@ def huber_loss_grad(
     reduction: str = "mean",
     delta: float = 1.0,
     weight: Tensor | None = None,
-    slope: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     r"""Hand-derived gradient of :func:`huber_loss` with respect to the residual :math:`r = x - y` and ``weight``.
 
@@ -101,72 +111,44 @@ def huber_loss_grad(
         \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
     times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', and :math:`w_i`
-    when weighted). Both branches meet at :math:`|r| = \delta`: the loss is :math:`C^1`. Returns
-    ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
-
-    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\delta, \delta)`, is reused and scaled in place
-    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
+    when weighted). Both branches meet at :math:`|r| = \delta`: the loss is :math:`C^1`. With weights,
+    :math:`\partial L/\partial w_i = l_i` times the same factor (the mean divides by :math:`n`, not by
+    :math:`\sum w`). Returns ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
     """
-    if slope is None:
-        slope = residual.clamp(-delta, delta)
+    slope = residual.clamp(-delta, delta)  # dl/dr: r inside the threshold, +-delta outside
     if weight is not None:
-        return _reduction.weighted_grads(
-            grad_output, huber_from_slope(residual, slope), slope, weight, reduction, mean_over="numel"
-        )
-    return slope.mul_(_reduction.grad_scale(grad_output, reduction, residual.numel())), None
+        loss = huber_elementwise(residual, delta)  # dL/dw_i needs the unweighted loss l_i
+        return _reduction.weighted_grads(grad_output, loss, slope, weight, reduction, mean_over="numel")
+    return slope * _reduction.grad_scale(grad_output, reduction, residual.numel()), None
 
 
-def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
-    r"""The unreduced Huber loss from the residual and its slope :math:`c = \operatorname{clamp}(r, -\delta, \delta)`.
-
-    :math:`l = c\,(r - \tfrac12 c)`, one expression for both branches: for :math:`|r| < \delta` it is
-    :math:`r \cdot \tfrac12 r`, otherwise :math:`\delta(|r| - \tfrac12\delta)`, with the same rounding as
-    torch's two branches in float64, float32 and bfloat16 (torch's float16 kernel computes in float32 and
-    rounds once) and without computing both of them.
-    """
-    return torch.sub(residual, slope, alpha=0.5).mul_(slope)
-
-
-def huber_sum(residual: Tensor, slope: Tensor) -> Tensor:
-    r"""The summed Huber loss :math:`\sum_i c_i (r_i - \tfrac12 c_i) = c \cdot r - \tfrac12\, c \cdot c`.
-
-    Two dot products read the residual and the slope without writing an elementwise loss (float32 and float64
-    only: a half-precision dot accumulates in half precision). No cancellation: :math:`c_i r_i \ge c_i^2`, so
-    the result is at least half of :math:`c \cdot r`.
-    """
-    r, c = residual.reshape(-1), slope.reshape(-1)
-    return torch.dot(c, r) - 0.5 * torch.dot(c, c)
+def huber_elementwise(residual: Tensor, delta: float) -> Tensor:
+    r"""The unreduced Huber loss of the Definition, elementwise:
+    :math:`\tfrac12 r^2` where :math:`|r| < \delta`, :math:`\delta\,(|r| - \tfrac12\delta)` elsewhere."""
+    abs_r = residual.abs()
+    return torch.where(abs_r < delta, 0.5 * abs_r * abs_r, delta * (abs_r - 0.5 * delta))
 
 
 class _HuberLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype):
-        ctx.save_for_backward(residual, weight)
-        ctx.reduction, ctx.delta = reduction, delta
-        slope = residual.clamp(-delta, delta)
-        ctx.slope = slope  # the first backward scales it in place (see backward)
-        if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
-            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
-            if reduction == "mean":  # divide before rounding to input's dtype: a float16 sum can overflow
-                total = total / residual.numel()
-            return total.to(dtype)
-        loss = huber_from_slope(residual, slope)
-        loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
+    def forward(residual: Tensor, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype) -> Tensor:
+        loss = huber_elementwise(residual, delta).to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
         return _reduction.reduce_weighted(loss, weight, reduction, mean_over="numel")
 
     @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        residual, weight, reduction, delta, _ = inputs
+        ctx.save_for_backward(residual, weight)
+        ctx.reduction, ctx.delta = reduction, delta
+
+    @staticmethod
     def backward(ctx, grad_output: Tensor):
         residual, weight = ctx.saved_tensors
-        # The forward's slope is a constant to autograd and is overwritten: use it once (a second backward with
-        # retain_graph recomputes it), and not when a graph is built for double backward.
-        slope, ctx.slope = ctx.slope, None
-        if torch.is_grad_enabled():
-            slope = None
-        grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight, slope)
+        grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight)
         return grad_residual, grad_weight, None, None, None
 
 

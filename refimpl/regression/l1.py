@@ -50,6 +50,21 @@ def l1_loss(
         ValueError: invalid ``reduction``; ``weight`` not of ``input``'s size.
         RuntimeError: shapes that do not broadcast; a bool tensor; 'mean' of integer tensors.
     """
+    reduction = _validate_l1_loss(input, target, size_average, reduce, reduction, weight)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _L1LossFunction.apply(input - target, weight, reduction)
+
+
+def _validate_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+    weight: Tensor | None,
+) -> str:
+    """torch's checks of :func:`l1_loss`, in torch's order and with its exception types; returns the reduction."""
     _checks.check_tensor("l1_loss", "input", input)
     _checks.check_tensor("l1_loss", "target", target)
     _checks.check_same_device("l1_loss", input=input, target=target, weight=weight)
@@ -58,16 +73,13 @@ def l1_loss(
         reduction = _reduction.legacy_get_string(size_average, reduce)
     _checks.broadcast_shapes("l1_loss", "input", input, "target", target)
     _checks.check_not_bool("l1_loss", input, target)
-    if weight is None:
-        reduction = _reduction.resolve("l1_loss", reduction)
-        if reduction == "mean":
-            _checks.check_mean_dtype("l1_loss", torch.result_type(input, target))
-    else:
+    if weight is not None:  # torch's weighted path is Python arithmetic, with a message of its own
         _checks.check_weight_size("l1_loss", weight, input)
-        reduction = _reduction.resolve_weighted("l1_loss", reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
-    return _L1LossFunction.apply(input - target, weight, reduction)
+        return _reduction.resolve_weighted("l1_loss", reduction)
+    reduction = _reduction.resolve("l1_loss", reduction)
+    if reduction == "mean":  # the mean of an integer tensor has no dtype
+        _checks.check_mean_dtype("l1_loss", torch.result_type(input, target))
+    return reduction
 
 
 def l1_loss_grad(
@@ -93,21 +105,25 @@ def l1_loss_grad(
         return _reduction.weighted_grads(
             grad_output, residual.abs(), residual.sgn(), weight, reduction, mean_over="weight"
         )
-    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-    return torch.sgn(residual) * scale, None  # sgn(0) = 0: torch's subgradient at the kink
+    # sgn(0) = 0: torch's subgradient at the kink; sgn(r) = r / |r| for a complex r
+    return residual.sgn() * _reduction.grad_scale(grad_output, reduction, residual.numel()), None
 
 
 class _L1LossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`l1_loss` on the residual. Backward: :func:`l1_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-        ctx.save_for_backward(residual, weight)
-        ctx.reduction = reduction
-        loss = residual.abs()
+    def forward(residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+        loss = residual.abs()  # l_i = |r_i|, real also for a complex residual
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
         return _reduction.reduce_weighted(loss, weight, reduction, mean_over="weight")
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        residual, weight, reduction = inputs
+        ctx.save_for_backward(residual, weight)
+        ctx.reduction = reduction
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):

@@ -49,6 +49,21 @@ def mse_loss(
         RuntimeError: shapes that do not broadcast.
         NotImplementedError: integer, bool or complex ``input`` and ``target`` (no weight).
     """
+    reduction = _validate_mse_loss(input, target, size_average, reduce, reduction, weight)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _MSELossFunction.apply(input - target, weight, reduction)
+
+
+def _validate_mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+    weight: Tensor | None,
+) -> str:
+    """torch's checks of :func:`mse_loss`, in torch's order and with its exception types; returns the reduction."""
     _checks.check_tensor("mse_loss", "input", input)
     _checks.check_tensor("mse_loss", "target", target)
     _checks.check_same_device("mse_loss", input=input, target=target, weight=weight)
@@ -56,15 +71,12 @@ def mse_loss(
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
     _checks.broadcast_shapes("mse_loss", "input", input, "target", target)
-    if weight is None:
-        reduction = _reduction.resolve("mse_loss", reduction)
-        _checks.check_floating("mse_loss", "mse_cpu", torch.result_type(input, target))
-    else:
+    if weight is not None:  # torch's weighted path is Python arithmetic: no dtype check, a message of its own
         _checks.check_weight_size("mse_loss", weight, input)
-        reduction = _reduction.resolve_weighted("mse_loss", reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
-    return _MSELossFunction.apply(input - target, weight, reduction)
+        return _reduction.resolve_weighted("mse_loss", reduction)
+    reduction = _reduction.resolve("mse_loss", reduction)
+    _checks.check_floating("mse_loss", "mse_cpu", torch.result_type(input, target))
+    return reduction
 
 
 def mse_loss_grad(
@@ -82,34 +94,32 @@ def mse_loss_grad(
         \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
     times the reduction's factor (``grad_output``, ``grad_output / n`` for 'mean', or :math:`w_i / \sum w`
-    for the weighted mean). Returns ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None``
-    without ``weight``.
+    for the weighted mean). With weights, :math:`\partial L/\partial w_j = g\, r_j^2` for 'sum' and
+    :math:`g\,(r_j^2 - L)/\sum w` for the weighted mean (the quotient rule). Returns
+    ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
     """
     if weight is not None:
         return _reduction.weighted_grads(
             grad_output, residual * residual, 2 * residual, weight, reduction, mean_over="weight"
         )
-    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-    return residual * (2 * scale), None
+    return 2 * residual * _reduction.grad_scale(grad_output, reduction, residual.numel()), None
 
 
 class _MSELossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`mse_loss` on the residual. Backward: :func:`mse_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-        ctx.save_for_backward(residual, weight)
-        ctx.reduction = reduction
-        if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
-            # sum_i r_i^2 is the dot product r . r: one read of r, no elementwise loss written (float32 and
-            # float64 only: a half-precision dot accumulates in half precision)
-            flat = residual.reshape(-1)
-            total = torch.dot(flat, flat)
-            return total / residual.numel() if reduction == "mean" else total
-        loss = residual * residual
+    def forward(residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+        loss = residual * residual  # l_i = r_i^2
         if weight is None:
             return _reduction.reduce_loss(loss, reduction)
         return _reduction.reduce_weighted(loss, weight, reduction, mean_over="weight")
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        residual, weight, reduction = inputs
+        ctx.save_for_backward(residual, weight)
+        ctx.reduction = reduction
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):

@@ -3,14 +3,11 @@ r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` computes it.
 Chapter: ``book/regression/smooth_l1.ipynb``.
 """
 
-import math
-
 import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
-from refimpl.regression.huber import huber_from_slope, huber_sum
 from refimpl.regression.l1 import l1_loss
 
 
@@ -53,19 +50,36 @@ def smooth_l1_loss(
         TypeError: ``beta`` not a number.
         NotImplementedError: integer, bool or complex ``input`` and ``target`` (for ``beta > 0``).
     """
+    reduction, beta, compute_dtype = _validate_smooth_l1_loss(input, target, size_average, reduce, reduction, beta)
+    if compute_dtype is None:  # beta = 0 (or subnormal): no quadratic zone, and torch computes l1_loss
+        return l1_loss(*torch.broadcast_tensors(input, target), reduction=reduction)
+    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
+    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    residual = input.to(compute_dtype) - target.to(compute_dtype)
+    return _SmoothL1LossFunction.apply(residual, reduction, beta).to(torch.result_type(input, target))
+
+
+def _validate_smooth_l1_loss(
+    input: Tensor, target: Tensor, size_average: bool | None, reduce: bool | None, reduction: str, beta: float
+) -> tuple[str, float, torch.dtype | None]:
+    """torch's checks of :func:`smooth_l1_loss`, in torch's order and with its exception types.
+
+    Returns the reduction, ``beta`` as a float, and the dtype to compute in: the promoted dtype, at least
+    float32, and float64 where ``beta`` is subnormal in float32; ``None`` where the loss is ``l1_loss``
+    (``beta = 0``, which torch routes to ``l1_loss``, or a ``beta`` subnormal even in float64).
+    """
     _checks.check_tensor("smooth_l1_loss", "input", input)
     _checks.check_tensor("smooth_l1_loss", "target", target)
     _checks.check_same_device("smooth_l1_loss", input=input, target=target)
     _checks.warn_if_size_mismatch(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
-    shape = _checks.broadcast_shapes("smooth_l1_loss", "input", input, "target", target)
+    _checks.broadcast_shapes("smooth_l1_loss", "input", input, "target", target)
     if isinstance(beta, (int, float, Tensor)) and beta == 0.0:
-        # torch routes beta = 0 to l1_loss: the quadratic zone is empty and 0.5 r^2 / 0 would be NaN.
-        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
+        return reduction, 0.0, None  # l1_loss checks the reduction and the dtypes
     reduction = _reduction.resolve("smooth_l1_loss", reduction)
     beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
-    if not beta >= 0:
+    if not beta >= 0:  # not `beta < 0`: a NaN fails every comparison, and torch rejects it too
         raise RuntimeError(
             f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; "
             "expected a number >= 0)."
@@ -80,68 +94,48 @@ def smooth_l1_loss(
         compute_dtype = torch.float64
     if beta < torch.finfo(compute_dtype).tiny:
         # Subnormal even in float64: every residual but 0 is in the linear zone, |r| - beta / 2 = |r|.
-        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
-    residual = input.to(compute_dtype) - target.to(compute_dtype)
-    return _SmoothL1LossFunction.apply(residual, reduction, beta).to(dtype)
+        return reduction, beta, None
+    return reduction, beta, compute_dtype
 
 
-def smooth_l1_loss_grad(
-    grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0, slope: Tensor | None = None
-) -> Tensor:
+def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) with respect to the residual :math:`r = x - y`.
 
     .. math::
 
         \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
-        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
-        = \frac{\operatorname{clamp}(r_i, -\beta, \beta)}{\beta}, \qquad
+        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}, \qquad
         \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
         \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
     times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
-    :math:`|r| = \beta`: the loss is :math:`C^1`.
-
-    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\beta, \beta)`, is reused and scaled in place
-    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
+    :math:`|r| = \beta`: the loss is :math:`C^1`. The test is written as torch's backward writes it,
+    :math:`|r_i| \ge \beta` for the linear zone, so a NaN residual (no comparison holds) gets
+    :math:`r/\beta` = NaN, and with :math:`\beta = \infty` an infinite residual gets :math:`\pm 1`.
     """
-    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-    if beta == math.inf:
-        # Every finite residual is in the quadratic zone, whose slope r / inf is 0. torch's branch test sends
-        # r = +-inf to the linear zone (slope +-1) where inf / inf would give NaN; a NaN residual stays NaN.
-        return torch.where(residual.abs() == math.inf, residual.sign(), residual * 0.0) * scale
-    if slope is None:
-        slope = residual.clamp(-beta, beta)
-    return slope.mul_(scale / beta)  # one pass: the scalar factor is formed first
+    slope = torch.where(residual.abs() >= beta, residual.sign(), residual / beta)
+    return slope * _reduction.grad_scale(grad_output, reduction, residual.numel())
 
 
 class _SmoothL1LossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`smooth_l1_loss` on the residual. Backward: :func:`smooth_l1_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, residual: Tensor, reduction: str, beta: float) -> Tensor:
+    def forward(residual: Tensor, reduction: str, beta: float) -> Tensor:
+        abs_r = residual.abs()
+        loss = torch.where(abs_r < beta, 0.5 * abs_r * abs_r / beta, abs_r - 0.5 * beta)
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        residual, reduction, beta = inputs
         ctx.save_for_backward(residual)
         ctx.reduction, ctx.beta = reduction, beta
-        # smooth_l1(beta) is huber(delta=beta) / beta; the division comes after the reduction, where it is
-        # one operation on a scalar instead of one per element.
-        slope = residual.clamp(-beta, beta)
-        ctx.slope = slope  # the first backward scales it in place (see backward)
-        if reduction != "none" and residual.dtype in (torch.float32, torch.float64):
-            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
-            return (total / residual.numel() if reduction == "mean" else total) / beta
-        loss = huber_from_slope(residual, slope)
-        return _reduction.reduce_loss(loss, reduction) / beta
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         (residual,) = ctx.saved_tensors
-        # The forward's slope is a constant to autograd and is overwritten: use it once (a second backward with
-        # retain_graph recomputes it), and not when a graph is built for double backward.
-        slope, ctx.slope = ctx.slope, None
-        if torch.is_grad_enabled():
-            slope = None
-        return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta, slope), None, None
+        return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta), None, None
 
 
 class SmoothL1Loss(Loss):
