@@ -67,6 +67,14 @@ def soft_margin_loss(
             enlarge it; a bool ``input``; an integer ``input``, or a ``target`` whose dtype cannot be cast to
             ``input``'s (complex into real); a complex ``input`` that requires grad.
     """
+    reduction = _validate_soft_margin_loss(input, target, size_average, reduce, reduction)
+    return _SoftMarginLossFunction.apply(input, target, reduction)
+
+
+def _validate_soft_margin_loss(
+    input: Tensor, target: Tensor, size_average: bool | None, reduce: bool | None, reduction: str
+) -> str:
+    """torch's checks, in torch's order and with its exception types; returns the reduction to apply."""
     fn = "soft_margin_loss"
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor_argument(fn, "input", input, position=1)
@@ -100,7 +108,7 @@ def soft_margin_loss(
             f"{fn}(): {fn} does not support automatic differentiation for outputs with complex dtype "
             f"(argument input is {input.dtype} and requires grad)"
         )
-    return _SoftMarginLossFunction.apply(input, target, reduction)
+    return reduction
 
 
 def soft_margin_loss_grad(
@@ -117,30 +125,22 @@ def soft_margin_loss_grad(
 
         \frac{\partial \ell}{\partial x_i} = -g_i\, y_i\, \sigma(z_i), \qquad |\sigma(z)| \le 1,
 
-    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Never NaN for finite
-    inputs: where torch's :math:`e^{z}/(1 + e^{z})` is :math:`\infty/\infty`, :math:`\sigma(z) = 1`. Returns
-    ``(grad_input,)`` in ``input``'s dtype.
+    with :math:`g_i` the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Never NaN for
+    finite inputs: where torch's :math:`e^{z}/(1 + e^{z})` is :math:`\infty/\infty`, :math:`\sigma(z) = 1`.
+    Returns ``(grad_input,)`` in ``input``'s dtype.
     """
-    scale = _reduction.grad_scale(grad_output, reduction, input.numel())
-    # sigmoid(z) is finite for every z; the product is fresh (sigmoid's own output is saved for double backward)
-    grad_input = torch.sigmoid(negative_margin(input, target)).mul(target).mul_(scale).neg_()
+    z = (-input * target).to(input.dtype)
+    g = _reduction.grad_scale(grad_output, reduction, input.numel())
+    grad_input = -g * torch.sigmoid(z) * target  # g and sigma(z) first: a 0-dim g never rounds to the target's dtype
     return (grad_input.to(input.dtype),)  # a float64 target promotes the product; the gradient has input's dtype
-
-
-def negative_margin(input: Tensor, target: Tensor) -> Tensor:
-    r""":math:`z = -y x` as torch forms it, ``neg(input).mul_(target)``: the target broadcasts into ``input``'s
-    shape and the product is rounded to ``input``'s dtype."""
-    return torch.neg(input).mul_(target)
 
 
 class _SoftMarginLossFunction(torch.autograd.Function):
     """Forward: the stable softplus of the negative margin, reduced. Backward: :func:`soft_margin_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, reduction: str) -> Tensor:
-        ctx.save_for_backward(input, target)
-        ctx.reduction = reduction
-        z = negative_margin(input, target)
+    def forward(input: Tensor, target: Tensor, reduction: str) -> Tensor:
+        z = (-input * target).to(input.dtype)  # the negative margin -y x, in the input's dtype as in torch
         if z.is_complex():
             loss = torch.log1p(torch.exp(z))  # torch's formula: the branch of the complex log that torch picks
         else:
@@ -148,6 +148,12 @@ class _SoftMarginLossFunction(torch.autograd.Function):
             # overflows (torch's log1p(exp(z)) is inf beyond z = 88.7 in float32)
             loss = torch.logaddexp(z, z.new_zeros(()))
         return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, reduction = inputs
+        ctx.save_for_backward(input, target)
+        ctx.reduction = reduction
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
