@@ -10,7 +10,7 @@ from refimpl import _checks, _reduction
 from refimpl._module import Loss
 
 FN = "ctc_loss"
-_NEG_INF = float("-inf")
+_INF = float("inf")
 
 
 def ctc_loss(
@@ -80,10 +80,9 @@ def ctc_loss(
             of the wrong size, negative, or longer than ``log_probs``/``targets``; a label outside
             :math:`[0, C)` (torch reads out of bounds there instead).
     """
-    reduction = _reduction.resolve(FN, reduction)
-    lp, ext, il, tl, batched = _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)
-    loss = _CTCLossFunction.apply(lp, ext, il, tl, reduction, zero_infinity)
-    return loss if batched or reduction != "none" else loss.squeeze(0)
+    reduction = _validate_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+    input_lengths, target_lengths = torch.as_tensor(input_lengths), torch.as_tensor(target_lengths)  # tuples too
+    return _CTCLossFunction.apply(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
 
 
 def ctc_loss_grad(
@@ -98,27 +97,154 @@ def ctc_loss_grad(
 ) -> tuple[Tensor]:
     r"""Hand-derived gradient of :func:`ctc_loss` with respect to ``log_probs``, in torch's convention.
 
+    With the occupation :math:`\gamma_t(c) = \sum_{s: z'_s = c} e^{\alpha_t(s) + \beta_t(s) + l_b - \ell_t(c)}`
+    (the posterior probability that frame :math:`t` emits :math:`c`; :math:`\partial l_b / \partial \ell_t(c)
+    = -\gamma_t(c)`),
+
     .. math::
 
-        g_{t,b,c} = \Big(e^{\ell_t(c)} - \sum_{s: z'_s = c} e^{\alpha_t(s) + \beta_t(s) + l_b - \ell_t(c)}\Big)
-        \, w_b \quad (t < T_b), \qquad 0 \quad (t \ge T_b),
+        g_{t,b,c} = \big(e^{\ell_t(c)} - \gamma_t(c)\big) \, w_b \quad (t < T_b), \qquad 0 \quad (t \ge T_b),
 
-    with :math:`w_b` = ``grad_output[b]`` ('none'), ``grad_output`` ('sum') or
-    ``grad_output / (N max(S_b, 1))`` ('mean'); :math:`w_b = 0` for infinite :math:`l_b` when
-    ``zero_infinity``. Returns ``(grad_log_probs,)`` shaped like ``log_probs``.
+    the gradient with respect to the logits of a log_softmax that produced :math:`\ell`. :math:`w_b` is
+    ``grad_output[b]`` ('none'), ``grad_output`` ('sum') or ``grad_output / (N max(S_b, 1))`` ('mean'). As in
+    torch, an infinite :math:`l_b` gives NaN on every class of its valid frames (0 with ``zero_infinity``), and so
+    does :math:`\ell_t(c) = -\infty`. Returns ``(grad_log_probs,)`` shaped like ``log_probs``.
     """
+    lp, z, T_b, S_b = batched(log_probs, targets, input_lengths, target_lengths, blank)
+    T, N, C = lp.shape
+    positions = z.expand(T, -1, -1)
+    emit = lp.gather(2, positions)  # l_t(z'_s)
+    alpha, beta = ctc_alpha(emit, z), ctc_beta(emit, z, T_b, S_b)
+    nll = ctc_nll(alpha, T_b, S_b)
+    occupation = (alpha + beta + nll[:, None] - emit).exp()  # P(the path is at position s at frame t)
+    gamma = torch.zeros_like(lp).scatter_add(2, positions, occupation)  # summed over the positions of class c
+    grad = lp.exp() - gamma  # -gamma is d l_b / d l_t(c); + e^l is the log_softmax's backward, fused as in torch
+    # torch's kernel gives NaN on every class of a non-finite loss, and wherever l_t(c) = -inf
+    grad = torch.where(~nll.isfinite()[:, None] | (lp == -_INF), torch.nan, grad)
+    weight = _reduction.grad_scale(grad_output, reduction, N).reshape(-1)  # dL/dl_b
+    if reduction == "mean":
+        weight = weight / S_b.clamp_min(1)
+    valid = torch.arange(T, device=lp.device)[:, None] < T_b  # (T, N): frames past T_b get no gradient
+    if zero_infinity:
+        valid = valid & (nll != _INF)
+    return (torch.where(valid[:, :, None], grad * weight[:, None], 0.0).reshape(log_probs.shape),)
+
+
+class _CTCLossFunction(torch.autograd.Function):
+    """Forward: the alpha recursion, the loss read at each sample's last frame, the reduction.
+    Backward: :func:`ctc_loss_grad`."""
+
+    @staticmethod
+    def forward(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
+        lp, z, T_b, S_b = batched(log_probs, targets, input_lengths, target_lengths, blank)
+        emit = lp.gather(2, z.expand(lp.shape[0], -1, -1))  # l_t(z'_s): (T, N, 2 S_max + 1)
+        loss = ctc_nll(ctc_alpha(emit, z), T_b, S_b)
+        if zero_infinity:
+            loss = torch.where(loss == _INF, 0.0, loss)
+        if reduction == "mean":
+            return (loss / S_b.clamp_min(1)).mean()  # each loss divided by its target length first
+        if reduction == "sum":
+            return loss.sum()
+        return loss if log_probs.dim() == 3 else loss[0]  # unbatched: one 0-dim loss
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity = inputs
+        ctx.save_for_backward(log_probs, targets, input_lengths, target_lengths)
+        ctx.blank, ctx.reduction, ctx.zero_infinity = blank, reduction, zero_infinity
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # torch has no double backward for CTC either
+    def backward(ctx, grad_output):
+        log_probs, targets, input_lengths, target_lengths = ctx.saved_tensors
+        (grad,) = ctc_loss_grad(grad_output, log_probs, targets, input_lengths, target_lengths, ctx.blank,
+                                ctx.reduction, ctx.zero_infinity)
+        return grad, None, None, None, None, None, None
+
+
+def batched(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int):
+    """What the recursion runs on: log_probs as (T, N, C), the extended labels z' (N, 2 S_max + 1), and the
+    lengths T_b, S_b as int64 (N,) tensors, all on log_probs' device."""
+    lp = log_probs if log_probs.dim() == 3 else log_probs.unsqueeze(1)  # unbatched (T, C): one sample
+    T_b = torch.as_tensor(input_lengths).reshape(-1).to(lp.device, torch.long)
+    S_b = torch.as_tensor(target_lengths).reshape(-1).to(lp.device, torch.long)
+    return lp, extended_labels(targets.to(lp.device), S_b, blank), T_b, S_b
+
+
+def extended_labels(targets: Tensor, S_b: Tensor, blank: int) -> Tensor:
+    r""":math:`z' = (\varnothing, z_1, \varnothing, z_2, \dots, z_{S_b}, \varnothing)` for every sample, padded with
+    blanks to :math:`2 S_{\max} + 1`: (N, 2 S_max + 1) int64. ``targets`` padded (N, S) or concatenated 1-D."""
+    S_max = int(S_b.max())
+    if targets.dim() == 1:  # concatenated: sample b's labels start after S_1 + ... + S_{b-1}
+        start = S_b.cumsum(0) - S_b
+        targets = targets[(start[:, None] + torch.arange(S_max, device=S_b.device)).clamp_max(targets.numel() - 1)]
+    used = torch.arange(S_max, device=S_b.device) < S_b[:, None]
+    labels = torch.where(used, targets[:, :S_max].long(), blank)  # entries past S_b are ignored, whatever they hold
+    z = torch.full((len(S_b), 2 * S_max + 1), blank, device=S_b.device)
+    z[:, 1::2] = labels  # the odd positions hold the labels, the even ones the blanks
+    return z
+
+
+def shift(a: Tensor, k: int, fill: float) -> Tensor:
+    """At position s of the last dimension, ``a``'s value at s - k (``fill`` where s - k is outside):
+    k = 1, 2 read the left neighbours (alpha), k = -1, -2 the right ones (beta)."""
+    return torch.nn.functional.pad(a, (2, 2), value=fill)[..., 2 - k : 2 - k + a.shape[-1]]
+
+
+def log_paths_in(a: Tensor, may_skip: Tensor, d: int) -> Tensor:
+    r"""One step of the recursion, on every sample and position at once:
+    :math:`\log\big(e^{a(s)} + e^{a(s-d)} + [e^{a(s-2d)}]_{\text{may\_skip}(s)}\big)` (stay, move one, skip a
+    blank); d = 1 for alpha, -1 for beta. ``torch.logaddexp`` of two -inf is -inf, not NaN."""
+    skip = torch.where(may_skip, shift(a, 2 * d, -_INF), -_INF)
+    return torch.logaddexp(torch.logaddexp(a, shift(a, d, -_INF)), skip)
+
+
+def ctc_alpha(emit: Tensor, z: Tensor) -> Tensor:
+    r"""The forward variables :math:`\alpha_t(s)`, (T, N, L), from :math:`\ell_t(z'_s)` = ``emit`` (T, N, L):
+
+    :math:`\alpha_0(s) = \ell_0(z'_s)` for :math:`s \in \{0, 1\}` and :math:`-\infty` elsewhere, then
+    :math:`\alpha_t(s) = \operatorname{logsumexp}(\alpha_{t-1}(s), \alpha_{t-1}(s-1),
+    [\alpha_{t-1}(s-2)]_{z'_s \ne z'_{s-2}}) + \ell_t(z'_s)`.
+    """
+    may_skip = z != shift(z, 2, -1)  # never onto a blank (z'_{s-2} is one too), never between repeated labels
+    alpha = [torch.where(torch.arange(z.shape[1], device=z.device) < 2, emit[0], -_INF)]
+    for t in range(1, emit.shape[0]):
+        alpha.append(log_paths_in(alpha[-1], may_skip, 1) + emit[t])
+    return torch.stack(alpha)
+
+
+def ctc_beta(emit: Tensor, z: Tensor, T_b: Tensor, S_b: Tensor) -> Tensor:
+    r"""The backward variables :math:`\beta_t(s)`, (T, N, L): the same recursion from each sample's last frame,
+
+    :math:`\beta_{T_b-1}(s) = \ell_{T_b-1}(z'_s)` for :math:`s \in \{2S_b-1, 2S_b\}` and :math:`-\infty`
+    elsewhere (and for :math:`t \ge T_b`), then :math:`\beta_t(s) = \operatorname{logsumexp}(\beta_{t+1}(s),
+    \beta_{t+1}(s+1), [\beta_{t+1}(s+2)]_{z'_s \ne z'_{s+2}}) + \ell_t(z'_s)`.
+    """
+    may_skip = z != shift(z, -2, -1)
+    s = torch.arange(z.shape[1], device=z.device)
+    ends = (s == 2 * S_b[:, None]) | (s == 2 * S_b[:, None] - 1)  # the final blank and the last label
+    start = torch.where(ends, 0.0, -_INF).to(emit.dtype)  # log 1 on the two end positions
+    beta = [torch.full_like(emit[0], -_INF)]  # past the last frame of every sample: no path
+    for t in reversed(range(emit.shape[0])):
+        last = (T_b == t + 1)[:, None]  # the samples whose last frame is t start here
+        beta.append(torch.where(last, start, log_paths_in(beta[-1], may_skip, -1)) + emit[t])
+    return torch.stack(beta[:0:-1])  # beta_0 ... beta_{T-1}
+
+
+def ctc_nll(alpha: Tensor, T_b: Tensor, S_b: Tensor) -> Tensor:
+    r"""Per sample :math:`l_b = -\operatorname{logsumexp}(\alpha_{T_b-1}(2S_b), \alpha_{T_b-1}(2S_b-1))`: every
+    path ends on the final blank or on the last label (:math:`\infty` if none does). Without frames
+    (:math:`T_b = 0`) only the empty target has a path, of probability 1: :math:`l_b = -\log 1` (-0.0, as in torch)."""
+    last = alpha[T_b - 1, torch.arange(len(T_b), device=T_b.device)]  # (N, L): alpha at each sample's last frame
+    s = torch.arange(alpha.shape[2], device=T_b.device)
+    ends = (s == 2 * S_b[:, None]) | (s == 2 * S_b[:, None] - 1)
+    nll = -torch.where(ends, last, -_INF).logsumexp(1)
+    return torch.where(T_b > 0, nll, torch.where(S_b == 0, -0.0, _INF))
+
+
+def _validate_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity) -> str:
+    """torch's checks, with its exception types and key phrases; returns the resolved reduction."""
     reduction = _reduction.resolve(FN, reduction)
-    lp, ext, il, tl, _ = _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)
-    lp_ext = lp.gather(2, ext.expand(lp.shape[0], -1, -1))
-    log_alpha, log_beta = ctc_alpha_beta(lp_ext, ext, il, tl)
-    nll = ctc_nll(log_alpha, il, tl)
-    return (_grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction,
-                                  zero_infinity).reshape(log_probs.shape),)
-
-
-def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
-    """Validate as torch does; return log_probs as (T, N, C), the extended labels z' as (N, 2 S_max + 1),
-    the lengths as int64 (N,) tensors, and whether the input was batched."""
     _check_argument_types(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)
     il, tl = _lengths(input_lengths, "input_lengths"), _lengths(target_lengths, "target_lengths")
     if log_probs.numel() == 0:
@@ -129,10 +255,7 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infi
         name = _checks.dtype_name(log_probs.dtype)
         raise NotImplementedError(f'{FN}(): "ctc_loss_cpu" not implemented for \'{name}\' '
                                   "(argument log_probs: torch has float32 and float64 kernels only)")
-    batched = log_probs.dim() == 3
-    lp = log_probs
-    if not batched:  # torch unsqueezes a non-3-D input as one unbatched sample
-        lp = log_probs.unsqueeze(1)  # 1-D targets stay the concatenated form: exactly sum(target_lengths) labels
+    lp = log_probs if log_probs.dim() == 3 else log_probs.unsqueeze(1)  # torch unsqueezes any non-3-D input
     if lp.dim() != 3:
         raise RuntimeError(f"{FN}(): Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for "
                            f"argument #1 'log_probs' (log_probs must be (T, N, C) or unbatched (T, C))")
@@ -151,38 +274,27 @@ def _prepare(log_probs, targets, input_lengths, target_lengths, blank, zero_infi
         raise RuntimeError(f"{FN}(): Expected target_lengths to have value at least 0, but got value "
                            f"{min(target_lengths)} (argument target_lengths)")
     s_max = max(target_lengths)
-    if targets.dim() == 1:  # the concatenation of every target
-        if targets.shape[0] != sum(target_lengths):
-            raise RuntimeError(f"{FN}(): Expected tensor to have size {sum(target_lengths)} at dimension 0, but got "
-                               f"size {targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
-                               "sum(target_lengths) entries)")
-        starts = tl.cumsum(0) - tl
-        index = (starts[:, None] + torch.arange(s_max)).clamp_max_(max(targets.shape[0] - 1, 0))
-        padded = targets[index.to(targets.device)]
-    else:
-        if targets.shape[0] != N:
-            raise RuntimeError(f"{FN}(): Expected tensor to have size {N} at dimension 0, but got size "
-                               f"{targets.shape[0]} for argument #2 'targets' (one padded row per sample)")
-        if targets.shape[1] < s_max:
-            raise RuntimeError(f"{FN}(): Expected tensor to have size at least {s_max} at dimension 1, but got size "
-                               f"{targets.shape[1]} for argument #2 'targets' (target_lengths exceed the padding)")
-        padded = targets[:, :s_max]
+    if targets.dim() == 1 and targets.shape[0] != sum(target_lengths):  # the concatenation of every target
+        raise RuntimeError(f"{FN}(): Expected tensor to have size {sum(target_lengths)} at dimension 0, but got "
+                           f"size {targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
+                           "sum(target_lengths) entries)")
+    if targets.dim() == 2 and targets.shape[0] != N:
+        raise RuntimeError(f"{FN}(): Expected tensor to have size {N} at dimension 0, but got size "
+                           f"{targets.shape[0]} for argument #2 'targets' (one padded row per sample)")
+    if targets.dim() == 2 and targets.shape[1] < s_max:
+        raise RuntimeError(f"{FN}(): Expected tensor to have size at least {s_max} at dimension 1, but got size "
+                           f"{targets.shape[1]} for argument #2 'targets' (target_lengths exceed the padding)")
     if min(input_lengths) < 0:
         raise RuntimeError(f"{FN}(): Expected input_lengths to have value at least 0, but got value "
                            f"{min(input_lengths)} (argument input_lengths)")
     if max(input_lengths) > T:
         raise RuntimeError(f"{FN}(): Expected input_lengths to have value at most {T}, but got value "
                            f"{max(input_lengths)} (argument input_lengths longer than log_probs)")
-    padded = padded.to(lp.device, torch.long)
-    if min(target_lengths) < s_max:  # entries past S_b are ignored, whatever they hold
-        used = torch.arange(s_max, device=lp.device) < tl.to(lp.device)[:, None]
-        padded = torch.where(used, padded, blank)
-    if padded.numel() and not 0 <= int(padded.min()) <= int(padded.max()) < C:
+    z = extended_labels(targets, tl.to(targets.device), blank)
+    if not 0 <= int(z.min()) <= int(z.max()) < C:
         raise RuntimeError(f"{FN}(): targets must be class indices in [0, {C}) (argument targets holds a label "
                            "outside that range; torch does not check and reads out of bounds)")
-    ext = torch.full((N, 2 * s_max + 1), blank, dtype=torch.long, device=lp.device)
-    ext[:, 1::2] = padded
-    return lp, ext, il.to(lp.device), tl.to(lp.device), batched
+    return reduction
 
 
 def _check_argument_types(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
@@ -211,161 +323,6 @@ def _lengths(value, name: str) -> Tensor:
             raise RuntimeError(f"{FN}(): {name} must be integral (argument {name} has dtype {value.dtype})")
         return value.detach().to("cpu", torch.long).reshape(-1)
     return torch.tensor(list(value), dtype=torch.long).reshape(-1)
-
-
-def ctc_alpha(lp_ext: Tensor, ext: Tensor) -> Tensor:
-    r"""The forward variables :math:`\alpha_t(s)` (T, N, 2S+1) from :math:`\ell_t(z'_s)` (T, N, 2S+1).
-
-    :math:`\alpha_0(0) = \ell_0(\varnothing)`, :math:`\alpha_0(1) = \ell_0(z_1)`, then one step of
-    :func:`log_space_recursion` per frame.
-    """
-    first = lp_ext.new_full(lp_ext.shape[1:], _NEG_INF)
-    first[:, :2] = lp_ext[0, :, :2]
-    return log_space_recursion(first, lp_ext, jump_penalties(ext, lp_ext.dtype)[0])
-
-
-def ctc_alpha_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> tuple[Tensor, Tensor]:
-    r"""The forward variables :math:`\alpha_t(s)` and the backward variables :math:`\beta_t(s)`, both (T, N, 2S+1),
-    in one loop over the frames.
-
-    :math:`\beta` runs backwards in time and looks right (:math:`s+1`, :math:`s+2`) where :math:`\alpha` looks
-    left. Stored with its time and positions reversed, its recursion has exactly :math:`\alpha`'s shape, so the
-    N rows of :math:`\beta` join the N rows of :math:`\alpha` in one :func:`log_space_recursion` of 2N rows:
-    half the kernels of two separate loops. :math:`\beta` starts at :math:`t = T_b - 1` for each sample with
-    :math:`\beta(2S_b) = \ell(\varnothing)`, :math:`\beta(2S_b - 1) = \ell(z_{S_b})`, and is :math:`-\infty`
-    for :math:`t \ge T_b`.
-    """
-    T, N, L = lp_ext.shape
-    frames = torch.cat((lp_ext, lp_ext.flip(0, 2)), 1)  # step k: l_k for alpha, l_{T-1-k} (reversed) for beta
-    # beta's start, positions reversed: 0 at r = L-1-2S_b and r = L-2S_b (s = 2S_b and s = 2S_b - 1)
-    gap = torch.arange(L, device=ext.device) - (L - 1 - 2 * tl[:, None])
-    end = lp_ext.new_full((N, L), _NEG_INF).masked_fill_((gap == 0) | (gap == 1), 0.0)
-    first = lp_ext.new_full((2 * N, L), _NEG_INF)
-    first[:N, :2] = lp_ext[0, :, :2]  # alpha_0(0) = l_0(blank), alpha_0(1) = l_0(z_1)
-    first[N:] = torch.where((il == T)[:, None], end, _NEG_INF) + frames[0, N:]
-    # beta starts at t = T_b - 1, which is step k = T - T_b: there its rows restart from the end positions
-    is_alpha = torch.zeros(N, 1, dtype=torch.bool, device=ext.device)
-    restarts = {T - length: (torch.cat((is_alpha, (il == length)[:, None])), torch.cat((end, end)))
-                for length in set(il.tolist()) if 0 < length < T}
-    both = log_space_recursion(first, frames, jump_penalties(ext, lp_ext.dtype).flatten(0, 1), restarts)
-    return both[:, :N], both[:, N:].flip(0, 2)
-
-
-def jump_penalties(ext: Tensor, dtype: torch.dtype) -> Tensor:
-    r"""Which positions may skip one ahead, as 0 (yes) or :math:`-\infty` (no): (2, N, 2S+1).
-
-    Row 0 for :math:`\alpha`: position :math:`u` may jump to :math:`u+2` when :math:`z'_{u+2} \ne z'_u` (never
-    from a blank, whose :math:`u+2` is a blank too, and not between repeated labels). Row 1 for :math:`\beta`,
-    positions reversed: its jumps run :math:`s+2 \to s` under the same test, read from the other end.
-    """
-    N, L = ext.shape
-    differs = ext[:, 2:] != ext[:, :-2]  # z'_{u+2} != z'_u, for u < L - 2
-    penalty = torch.full((2, N, L), _NEG_INF, dtype=dtype, device=ext.device)
-    penalty[0, :, :-2].masked_fill_(differs, 0.0)
-    penalty[1, :, :-2].masked_fill_(differs.flip(1), 0.0)
-    return penalty
-
-
-def log_space_recursion(first: Tensor, frames: Tensor, jump: Tensor,
-                        restarts: dict[int, tuple[Tensor, Tensor]] | None = None) -> Tensor:
-    r"""Run :math:`a_k(s) = \log\big(e^{a_{k-1}(s)} + e^{a_{k-1}(s-1)} + e^{a_{k-1}(s-2) + j(s-2)}\big) + f_k(s)`
-    from :math:`a_0` = ``first`` (R, L) over the frames :math:`f` (K, R, L), on R independent rows at once;
-    ``jump`` :math:`j` (R, L) is 0 where position :math:`u` may jump to :math:`u+2` and :math:`-\infty` elsewhere
-    (cells outside the row count as :math:`-\infty`). At a step ``k`` in ``restarts``, the rows selected by its
-    (R, 1) mask restart: :math:`a_k` = value + :math:`f_k`. Returns :math:`a` (K, R, L).
-
-    The loop is the cost (a few small kernels per frame), so its layout is chosen for speed: each frame is one
-    flat row-major buffer in which every row has two cells of :math:`-\infty` on its left, so that
-    :math:`a(s-1)` and :math:`a(s-2)` are *contiguous* shifted views of it (elementwise kernels run several
-    times faster on those than on 2-D strided views). Next to it lives a second copy holding
-    :math:`a(u) + j(u)`, the value cell :math:`u` passes on by a jump. Both copies start as the frames
-    (:math:`f_k` and :math:`f_k + j`) and one in-place addition per step completes them: a step is two
-    log-add-exps and one add.
-    """
-    K, R, L = frames.shape
-    buf = frames.new_empty((K, 2, R, L + 2))  # per frame: a, then its jump copy
-    buf[..., :2] = _NEG_INF  # the margins
-    cells = buf[..., 2:]
-    cells[:, 0] = frames  # each step adds its log-add-exps onto the frame already in place
-    torch.add(frames, jump, out=cells[:, 1])
-    cells[0, 0] = first
-    torch.add(first, jump, out=cells[0, 1])
-    flat = buf.view(K, 2, R * (L + 2))
-    scratch = frames.new_empty(2, R * (L + 2))  # cell j of a frame is index j - 2 of a scratch row
-    pair, step = scratch[0, :-2], scratch[1, :-2]
-    step_cells = scratch[1].view(R, L + 2)[:, :L]
-    # every view the loop reads or writes, made once (making a view costs as much as a small kernel)
-    same, one_back, jumped = flat[:, 0, 2:].unbind(0), flat[:, 0, 1:-1].unbind(0), flat[:, 1, :-2].unbind(0)
-    outs = cells.unbind(0)
-    for k in range(1, K):
-        torch.logaddexp(same[k - 1], one_back[k - 1], out=pair)  # a(s), a(s-1)
-        torch.logaddexp(pair, jumped[k - 1], out=step)  # ... and a(s-2) + j(s-2)
-        if restarts and k in restarts:
-            rows, value = restarts[k]
-            outs[k].add_(torch.where(rows, value, step_cells))
-        else:
-            outs[k].add_(step_cells)
-    return buf[:, 0, :, 2:]
-
-
-def ctc_nll(log_alpha: Tensor, il: Tensor, tl: Tensor) -> Tensor:
-    r"""Per-sample :math:`l_b = -\operatorname{logsumexp}(\alpha_{T_b-1}(2S_b), \alpha_{T_b-1}(2S_b-1))`;
-    :math:`\infty` when :math:`T_b = 0 < S_b`; 0 when :math:`T_b = S_b = 0` (the empty path)."""
-    N = log_alpha.shape[1]
-    frame = (il - 1).clamp_min(0).expand(2, N)
-    position = torch.stack((2 * tl, (2 * tl - 1).clamp_min(0)))  # the final blank and the last label
-    ends = log_alpha[frame, torch.arange(N, device=il.device).expand(2, N), position]  # (2, N)
-    ends[1].masked_fill_(tl == 0, _NEG_INF)  # with no labels, only the final blank ends a path
-    nll = torch.logaddexp(ends[0], ends[1]).neg_().masked_fill_(il == 0, float("inf"))
-    return nll.masked_fill_((il == 0) & (tl == 0), -0.0)  # no frames and no labels: the empty path, probability 1
-
-
-def _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, reduction, zero_infinity):
-    T, N, C = lp.shape
-    # occupation probabilities per position, gathered onto the classes: the true -d l_b / d l_t(c)
-    occupation = (log_alpha + log_beta).add_(nll[None, :, None]).sub_(lp_ext).exp_()
-    gamma = torch.zeros_like(lp).scatter_add_(2, ext.expand(T, -1, -1), occupation)
-    if reduction == "none":
-        weight = grad_output.reshape(-1).expand(N)
-    elif reduction == "sum":
-        weight = grad_output.expand(N)
-    else:
-        weight = grad_output / N / tl.clamp_min(1).to(lp.dtype)
-    weight = weight + nll * 0  # an infinite loss makes its every class NaN, as in torch (inf * 0 = NaN)
-    keep = torch.arange(T, device=lp.device)[:, None] < il[None, :]
-    if zero_infinity:
-        keep &= (nll != float("inf"))[None, :]
-    # a log-probability of -inf gives NaN on its valid frames, as torch's exp(lp) - exp(log gamma + nll - lp) does
-    grad = (lp.exp() - gamma).masked_fill_(lp == float("-inf"), float("nan"))
-    return torch.where(keep[:, :, None], grad.mul_(weight[None, :, None]), 0.0)
-
-
-class _CTCLossFunction(torch.autograd.Function):
-    """Forward: the alpha recursion (with beta in the same loop when a gradient will be needed) and the
-    reduction. Backward: the occupations from alpha and beta, in ``_grad_from_alpha_beta``."""
-
-    @staticmethod
-    def forward(ctx, lp, ext, il, tl, reduction, zero_infinity):
-        lp_ext = lp.gather(2, ext.expand(lp.shape[0], -1, -1))
-        if ctx.needs_input_grad[0]:
-            log_alpha, log_beta = ctc_alpha_beta(lp_ext, ext, il, tl)
-        else:
-            log_alpha, log_beta = ctc_alpha(lp_ext, ext), None
-        nll = ctc_nll(log_alpha, il, tl)
-        ctx.save_for_backward(lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll)
-        ctx.reduction, ctx.zero_infinity = reduction, zero_infinity
-        loss = torch.where(nll == float("inf"), 0.0, nll) if zero_infinity else nll
-        if reduction == "mean":
-            return (loss / tl.clamp_min(1).to(loss.dtype)).mean()
-        return loss.sum() if reduction == "sum" else loss
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll = ctx.saved_tensors
-        grad = _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, ctx.reduction,
-                                     ctx.zero_infinity)
-        return grad, None, None, None, None, None
 
 
 class CTCLoss(Loss):
