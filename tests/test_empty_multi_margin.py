@@ -4,7 +4,8 @@
   refimpl's defined values (NaN for 'mean' as 0/0, 0 for 'sum', an empty gradient) are checked here.
 * Module constructor validation (p in {1, 2}, 1-D weight): the registry's module records construct successfully.
 * No double backward, as in torch.
-* The chunked pairwise computation of multilabel_margin_loss, with a chunk small enough to split the batch.
+* The chunked pairwise computation of refimpl.fast's multilabel_margin_loss, with a chunk small enough to split
+  the batch (the readable refimpl.margin.multilabel_margin is the formula, unchunked).
 """
 
 import math
@@ -13,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import refimpl.fast.multilabel_margin as fast_mlm
 import refimpl.functional as RF
-import refimpl.margin.multilabel_margin as mlm
 import refimpl.nn as RN
 from refimpl.testing import assert_close
 
@@ -74,10 +75,10 @@ def test_multilabel_margin_chunks_agree_with_torch(monkeypatch):
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(7, 6, generator=generator, dtype=torch.float64)
     y = torch.randint(-1, 6, (7, 6), generator=generator)
-    monkeypatch.setattr(mlm, "_CHUNK_ELEMENTS", 2 * 36)  # 2 rows per chunk: 4 chunks
+    monkeypatch.setattr(fast_mlm, "_CHUNK_ELEMENTS", 2 * 36)  # 2 rows per chunk: 4 chunks
     for reduction in ("none", "mean", "sum"):
         leaf_ref, leaf_torch = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-        actual = RF.multilabel_margin_loss(leaf_ref, y, reduction=reduction)
+        actual = fast_mlm.multilabel_margin_loss(leaf_ref, y, reduction=reduction)
         expected = F.multilabel_margin_loss(leaf_torch, y, reduction=reduction)
         assert_close(actual, expected, "chunked value")
         v = torch.randn(expected.shape, generator=generator, dtype=torch.float64)

@@ -78,24 +78,28 @@ def cosine_embedding_loss(
             broadcast.
         NotImplementedError: complex inputs.
     """
+    reduction, margin = _validate_cosine_embedding_loss(input1, input2, target, margin, size_average, reduce, reduction)
+    # the target only selects a branch: detached, it never gets a gradient (as in torch)
+    return _CosineEmbeddingLossFunction.apply(input1, input2, target.detach(), margin, reduction)
+
+
+def _validate_cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, float]:
+    """torch's checks in torch's order, with its exception types; returns the reduction and the margin."""
     fn = "cosine_embedding_loss"
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     for position, (name, value) in enumerate((("input1", input1), ("input2", input2), ("target", target)), 1):
         _checks.check_tensor_argument(fn, name, value, position)
     _checks.check_same_device(fn, input1=input1, input2=input2, target=target)
     margin = float(margin) if isinstance(margin, bool) else _checks.check_number(fn, "margin", margin, position=4)
-    _check_shapes(fn, input1, input2, target)
-    if torch.result_type(input1, input2).is_complex:
-        raise NotImplementedError(
-            f"{fn}(): clamp is not supported for complex types (input1 has dtype {input1.dtype}, input2 has dtype "
-            f"{input2.dtype}; expected real embeddings)"
-        )
-    # the target only selects a branch: detached, it never gets a gradient (as in torch)
-    return _CosineEmbeddingLossFunction.apply(input1, input2, target.detach(), margin, reduction)
-
-
-def _check_shapes(fn: str, input1: Tensor, input2: Tensor, target: Tensor) -> None:
-    """torch's rank rules (a 1-D target wants 2-D inputs, a 0-dim one 1-D inputs), then the broadcasts."""
+    # torch's rank rules (a 1-D target wants 2-D inputs, a 0-dim one 1-D inputs), then the broadcasts
     if target.dim() > 1:
         raise RuntimeError(
             f"{fn}(): 0D or 1D target tensor expected, multi-target not supported (argument target has shape "
@@ -111,6 +115,12 @@ def _check_shapes(fn: str, input1: Tensor, input2: Tensor, target: Tensor) -> No
     pair = _checks.broadcast_shapes(fn, "input1", input1, "input2", input2)
     cosines = torch.empty(pair[:-1], device="meta")  # one cosine per row: the shape target must broadcast to
     _checks.broadcast_shapes(fn, "target", target, "the cosines of input1 and input2", cosines)
+    if torch.result_type(input1, input2).is_complex:
+        raise NotImplementedError(
+            f"{fn}(): clamp is not supported for complex types (input1 has dtype {input1.dtype}, input2 has dtype "
+            f"{input2.dtype}; expected real embeddings)"
+        )
+    return reduction, margin
 
 
 def cosine_parts(input1: Tensor, input2: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -130,7 +140,6 @@ def cosine_embedding_loss_grad(
     target: Tensor,
     margin: float = 0.0,
     reduction: str = "mean",
-    parts: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`cosine_embedding_loss` with respect to ``input1`` and ``input2``.
 
@@ -142,29 +151,26 @@ def cosine_embedding_loss_grad(
         \frac{\partial \cos}{\partial x_1} = \frac{x_2}{\sqrt{ab}} - \frac{p\,b}{(ab)^{3/2}}\,x_1
             = \frac{x_2}{d} - \frac{\cos}{a}\,x_1 ,
 
-    so :math:`\langle x_1, \partial\cos/\partial x_1\rangle = \cos\,E/a`: orthogonal to :math:`x_1` up to
-    :math:`E/a`. The chain rule multiplies by :math:`s = \partial l/\partial\cos` (-1, 1 on the active hinge
-    including :math:`\cos = \text{margin}`, else 0) and the upstream gradient; a broadcast input sums its rows.
-    ``parts`` are the forward's :func:`cosine_parts` (saves recomputing them); without them the cosine is
-    recomputed from the inputs with differentiable operations, which double backward needs. Returns
-    ``(grad_input1, grad_input2)`` in the inputs' dtypes.
+    and symmetrically for :math:`x_2`. The chain rule multiplies by :math:`s = \partial l/\partial\cos` (-1 for
+    :math:`y = 1`; 1 for :math:`y = -1` on the active hinge, including :math:`\cos = \text{margin}`; else 0) and
+    the upstream gradient; a broadcast input sums its rows. Returns ``(grad_input1, grad_input2)`` in the inputs'
+    shapes and dtypes.
     """
-    cos, a, b, d = cosine_parts(input1, input2, target.dim()) if parts is None else parts
-    # ds: -1 for y = 1, +1 for y = -1 where cos - margin >= 0 (clamp_min counts the kink active), 0 otherwise
-    active = (target == -1) & (cos - margin >= 0)
-    slope = active.to(cos.dtype) - (target == 1).to(cos.dtype)
+    cos, a, b, d = cosine_parts(input1, input2, target.dim())
+    # s = dl/dcos: -1 for y = 1, +1 for y = -1 where cos - margin >= 0 (clamp_min counts the kink active), else 0
+    slope = ((target == -1) & (cos - margin >= 0)).to(cos.dtype) - (target == 1).to(cos.dtype)
+    # a target of shape (N,) against one pair of rows (1, D) makes N losses of one cosine: summed back here
     g = (slope * _reduction.grad_scale(grad_output, reduction, slope.numel())).sum_to_size(cos.shape)
-    # a target of shape (N,) against one pair of rows (1, D) makes N losses of one cosine: summed back above.
-    # The chain through cos = p / d, d = sqrt(a b) is evaluated in the order of torch's backward, each factor in
-    # the dtype of the tensor it differentiates, so that float16 rounds alike (no cost: these are N numbers).
+    # The chain rule through cos = p / d, d = sqrt(a b), one factor per line in the order of torch's backward, each
+    # in the dtype of the tensor it differentiates, so that float16 rounds alike (x2 / d - cos x1 / a cancels for
+    # parallel vectors: the rounding is then all that is left)
     grad_p = (g / d).to(torch.result_type(input1, input2))  # d cos / d p = 1 / d
     grad_d = (-g * (cos / d)).to(d.dtype)  # d cos / d d = -p / d^2 = -cos / d
     grad_ab = grad_d / (2 * d)  # d sqrt(u) / du = 1 / (2 sqrt(u)) at u = a b
     grad_a = (grad_ab * b).sum_to_size(a.shape).to(a.dtype)  # = -g cos / (2 a), since d^2 = a b
     grad_b = (grad_ab * a).sum_to_size(b.shape).to(b.dtype)
-    # dp/dx1 = x2 and da/dx1 = 2 x1: g (x2 / d - cos / a x1); an input of one row or one column sums its share
+    # dp/dx1 = x2 and da/dx1 = 2 x1: g (x2 / d - cos x1 / a); (2 grad_a) x1 rounds as torch's grad_a x1 + grad_a x1
     pair = torch.broadcast_shapes(input1.shape, input2.shape)
-    # (2 grad_a) x1 rounds exactly as torch's grad_a x1 + grad_a x1 (doubling is exact)
     grad1 = _pull(grad_p, input2, pair, input1) + ((2 * grad_a).unsqueeze(-1) * input1).to(input1.dtype)
     grad2 = _pull(grad_p, input1, pair, input2) + ((2 * grad_b).unsqueeze(-1) * input2).to(input2.dtype)
     return grad1, grad2
@@ -180,26 +186,23 @@ class _CosineEmbeddingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`cosine_embedding_loss`. Backward: :func:`cosine_embedding_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input1: Tensor, input2: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
+    def forward(input1: Tensor, input2: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
+        cos = cosine_parts(input1, input2, target.dim())[0]
+        # one where instead of torch's where(y == 1, ...) + where(y == -1, ...): one of the two terms is 0
+        loss = torch.where(target == 1, 1 - cos, torch.where(target == -1, (cos - margin).clamp_min(0), 0))
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input1, input2, target, margin, reduction = inputs
         ctx.save_for_backward(input1, input2, target)
         ctx.margin, ctx.reduction = margin, reduction
-        ctx.parts = cosine_parts(input1, input2, target.dim())  # N numbers each: kept for a first-order backward
-        cos = ctx.parts[0]
-        # one where instead of torch's where(y == 1, ...) + where(y == -1, ...): one of the two terms is 0
-        hinge = (cos - margin).clamp_min(0)
-        loss = torch.where(target == 1, 1 - cos, torch.where(target == -1, hinge, torch.zeros_like(cos)))
-        return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input1, input2, target = ctx.saved_tensors
-        # under create_graph (grad mode on) the cosine is recomputed from the inputs so that it is differentiable
-        parts = None if torch.is_grad_enabled() else ctx.parts
-        grad1, grad2 = cosine_embedding_loss_grad(
-            grad_output, input1, input2, target, ctx.margin, ctx.reduction, parts
-        )
-        needs1, needs2 = ctx.needs_input_grad[:2]
-        return grad1 if needs1 else None, grad2 if needs2 else None, None, None, None
+        grad1, grad2 = cosine_embedding_loss_grad(grad_output, input1, input2, target, ctx.margin, ctx.reduction)
+        return grad1, grad2, None, None, None
 
 
 class CosineEmbeddingLoss(Loss):

@@ -65,10 +65,17 @@ def hinge_embedding_loss(
         RuntimeError: shapes that do not broadcast; a bool ``input``; 'mean' of an integer input.
         NotImplementedError: a complex ``input``.
     """
+    reduction, margin = _validate_hinge_embedding_loss(input, target, margin, size_average, reduce, reduction)
+    # the target only selects a branch (torch compares it and builds no graph to it): detached here too
+    return _HingeEmbeddingLossFunction.apply(input, target.detach(), margin, reduction)
+
+
+def _validate_hinge_embedding_loss(
+    input: Tensor, target: Tensor, margin: float, size_average: bool | None, reduce: bool | None, reduction: str
+) -> tuple[str, float]:
+    """torch's checks in torch's order; returns the reduction and the margin rounded to ``input``'s dtype."""
     fn = "hinge_embedding_loss"
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    reduction = _reduction.resolve(fn, reduction)
+    reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor_argument(fn, "input", input, 1)
     _checks.check_tensor_argument(fn, "target", target, 2)
     _checks.check_same_device(fn, input=input, target=target)
@@ -88,9 +95,7 @@ def hinge_embedding_loss(
         _checks.check_mean_dtype(fn, input.dtype)
     # torch computes margin - input as full_like(input, margin) - input: the margin is first rounded to
     # input's dtype (truncated for integers). Rounding the Python number gives the same bits.
-    margin = torch.tensor(margin, dtype=input.dtype).item()
-    # the target only selects a branch (torch compares it and builds no graph to it): detached here too
-    return _HingeEmbeddingLossFunction.apply(input, target.detach(), margin, reduction)
+    return reduction, torch.tensor(margin, dtype=input.dtype).item()
 
 
 def hinge_embedding_loss_grad(
@@ -122,19 +127,22 @@ class _HingeEmbeddingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`hinge_embedding_loss`. Backward: :func:`hinge_embedding_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
-        ctx.save_for_backward(input, target)
-        ctx.margin, ctx.reduction = margin, reduction
-        hinge = (margin - input).clamp_min_(0)  # a fresh temporary: clamping it in place is safe
+    def forward(input: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
+        hinge = (margin - input).clamp_min(0)  # max(0, m - x)
         # the two terms as torch adds them: for y = 0 the sum max(0, m - x) + x is rounded once
         loss = torch.where(target != 1, hinge, 0) + torch.where(target != -1, input, 0)
         return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, margin, reduction = inputs
+        ctx.save_for_backward(input, target)
+        ctx.margin, ctx.reduction = margin, reduction
+
+    @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
-        grad_input = hinge_embedding_loss_grad(grad_output, input, target, ctx.margin, ctx.reduction)
-        return grad_input, None, None, None
+        return hinge_embedding_loss_grad(grad_output, input, target, ctx.margin, ctx.reduction), None, None, None
 
 
 class HingeEmbeddingLoss(Loss):

@@ -64,10 +64,23 @@ def margin_ranking_loss(
         TypeError: ``margin`` not a number.
         NotImplementedError: complex tensors.
     """
+    reduction, margin = _validate_margin_ranking_loss(input1, input2, target, margin, size_average, reduce, reduction)
+    # d = x1 - x2 by autograd: its subtraction broadcasts, promotes, and gives input2 the negated gradient
+    return _MarginRankingLossFunction.apply(input1 - input2, target, margin, reduction)
+
+
+def _validate_margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, float]:
+    """torch's checks in torch's order, with its exception types; returns the reduction and the margin."""
     fn = "margin_ranking_loss"
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    reduction = _reduction.resolve(fn, reduction)
+    reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     for name, value in (("input1", input1), ("input2", input2), ("target", target)):
         if not isinstance(value, Tensor):
             raise _checks.NotATensorError(
@@ -82,16 +95,7 @@ def margin_ranking_loss(
             f"same number of dimensions, got {input1.dim()}, {input2.dim()} and {target.dim()})"
         )
     margin = _checks.check_number(fn, "margin", float(margin) if isinstance(margin, bool) else margin, 4)
-    _check_real(fn, input1, input2, target)
-    _checks.broadcast_shapes(fn, "input1", input1, "input2", input2)
-    _checks.broadcast_shapes(fn, "target", target, "input1 - input2",
-                             torch.empty(torch.broadcast_shapes(input1.shape, input2.shape), device="meta"))
-    # d = x1 - x2 by autograd: its subtraction broadcasts, promotes, and gives input2 the negated gradient
-    return _MarginRankingLossFunction.apply(input1 - input2, target, margin, reduction)
-
-
-def _check_real(fn: str, input1: Tensor, input2: Tensor, target: Tensor) -> None:
-    """torch's errors for bool (the subtraction, then the negation of the target) and complex tensors."""
+    # torch's errors for bool tensors (the subtraction x1 - x2, then the negation -y) and complex ones (the clamp)
     if input1.dtype == torch.bool and input2.dtype == torch.bool:
         raise RuntimeError(f"{fn}(): Subtraction, the `-` operator, with two bool tensors is not supported "
                            "(arguments input1 and input2 are bool; pass float tensors)")
@@ -106,6 +110,10 @@ def _check_real(fn: str, input1: Tensor, input2: Tensor, target: Tensor) -> None
         if value.is_complex():
             raise NotImplementedError(f"{fn}(): clamp is not supported for complex types (argument {name} has "
                                       f"dtype {value.dtype}; expected a real dtype)")
+    _checks.broadcast_shapes(fn, "input1", input1, "input2", input2)
+    _checks.broadcast_shapes(fn, "target", target, "input1 - input2",
+                             torch.empty(torch.broadcast_shapes(input1.shape, input2.shape), device="meta"))
+    return reduction, margin
 
 
 def margin_ranking_loss_grad(
@@ -114,9 +122,7 @@ def margin_ranking_loss_grad(
     target: Tensor,
     margin: float = 0.0,
     reduction: str = "mean",
-    active: Tensor | None = None,
-    needs_input_grad: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`margin_ranking_loss` with respect to :math:`d = x_1 - x_2` and ``target``.
 
     .. math::
@@ -127,39 +133,32 @@ def margin_ranking_loss_grad(
     :math:`g_i` being ``grad_output`` ('none', 'sum') or ``grad_output / n`` ('mean'). The kink :math:`z = 0`
     counts as active (torch's ``clamp_min``); a NaN :math:`z` is inactive. Then
     :math:`\partial L/\partial x_1 = \partial L/\partial d` and
-    :math:`\partial L/\partial x_2 = -\partial L/\partial d`.
-    ``active`` is the mask :math:`z \ge 0` if the caller kept it from the forward pass (it is recomputed
-    otherwise). Returns ``(grad_diff, grad_target)`` in the broadcast shape, with ``None`` where
-    ``needs_input_grad`` is False; the caller sums them to each argument's shape.
+    :math:`\partial L/\partial x_2 = -\partial L/\partial d` (autograd's subtraction). Returns
+    ``(grad_diff, grad_target)`` in the broadcast shape; autograd sums them to each argument's shape.
     """
-    if active is None:
-        active = torch.neg(target) * diff + margin >= 0  # >=: the kink z == 0 is active, as clamp_min
-    scale = _reduction.grad_scale(grad_output, reduction, active.numel())
-    # -a, the minus sign of z = (-y) d moved onto the mask's factor: negation is exact, so (-a) y and (-a) d
-    # round as autograd's a (-y) and -(a d), without a negated copy of y or of the product
-    neg_a = torch.where(active, -scale, 0.0)
-    grad_diff = neg_a * target if needs_input_grad[0] else None
-    grad_target = neg_a * diff if needs_input_grad[1] else None
-    return grad_diff, grad_target
+    active = -target * diff + margin >= 0  # z >= 0: the kink z == 0 is active, as clamp_min
+    a = torch.where(active, _reduction.grad_scale(grad_output, reduction, active.numel()), 0.0)
+    return -a * target, -a * diff
 
 
 class _MarginRankingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`margin_ranking_loss` on :math:`d`. Backward: :func:`margin_ranking_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, diff: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
-        z = torch.mul(target, diff).neg_() + margin  # (-y) d = -(y d) exactly: the fresh product negated in place
-        active = z >= 0  # kept for the backward: the clamp below loses the difference between z = 0 and z < 0
-        ctx.save_for_backward(diff, target, active)
+    def forward(diff: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
+        loss = (-target * diff + margin).clamp_min(0)  # l = max(0, -y d + m)
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        diff, target, margin, reduction = inputs
+        ctx.save_for_backward(diff, target)
         ctx.margin, ctx.reduction = margin, reduction
-        return _reduction.reduce_loss(z.clamp_min_(0), reduction)  # z is a fresh temporary: clamped in place
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        diff, target, active = ctx.saved_tensors
-        grad_diff, grad_target = margin_ranking_loss_grad(
-            grad_output, diff, target, ctx.margin, ctx.reduction, active, ctx.needs_input_grad[:2]
-        )
+        diff, target = ctx.saved_tensors
+        grad_diff, grad_target = margin_ranking_loss_grad(grad_output, diff, target, ctx.margin, ctx.reduction)
         return grad_diff, grad_target, None, None
 
 

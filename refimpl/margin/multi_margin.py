@@ -74,10 +74,22 @@ def multi_margin_loss(
             non-int64 target; a target outside :math:`[0, C)`.
         NotImplementedError: integer, bool or complex input, and float16/bfloat16 on the CPU.
     """
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    else:
-        reduction = _reduction.resolve(FN, reduction)
+    reduction, margin = _validate_multi_margin_loss(input, target, p, margin, weight, size_average, reduce, reduction)
+    return _MultiMarginLossFunction.apply(input, target, p, margin, weight, reduction)
+
+
+def _validate_multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int,
+    margin: float,
+    weight: Tensor | None,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, float]:
+    """torch's checks in torch's order, with its exception types; returns the reduction and the margin."""
+    reduction = _reduction.resolve(FN, reduction, size_average, reduce)
     if p != 1 and p != 2:
         raise ValueError(f"{FN}(): only p == 1 and p == 2 supported (argument p={p!r})")
     if weight is not None:
@@ -125,10 +137,7 @@ def multi_margin_loss(
             f"{FN}(): target out of range (argument target must hold class indices in [0, {n_classes}); "
             f"got values from {int(target.min())} to {int(target.max())})"
         )
-    out_shape = (n_frames,) if target.dim() > 0 else ()
-    scores = input.reshape(n_frames, n_classes)
-    return _MultiMarginLossFunction.apply(scores, target.reshape(n_frames, 1), p, float(margin), weight,
-                                          reduction, out_shape)
+    return reduction, float(margin)
 
 
 def check_class_scores(fn: str, input: Tensor) -> None:
@@ -163,16 +172,18 @@ def check_long_target(fn: str, target: Tensor) -> None:
         )
 
 
-def _hinge(scores: Tensor, target: Tensor, margin: float) -> Tensor:
-    """:math:`[z > 0]\\, z` with :math:`z_{ni} = \\text{margin} - x_{n y_n} + x_{ni}`, 0 in the true class's column.
+def _hinge(input: Tensor, target: Tensor, margin: float) -> Tensor:
+    r""":math:`[z_{ni} > 0]\, z_{ni}` with :math:`z_{ni} = \text{margin} - x_{n y_n} + x_{ni}`, shape (N, C), 0 in
+    the true class's column (it is not a term of the sum).
 
-    ``torch.where(z > 0, z, 0)`` is the strict hinge of torch's kernel: a NaN ``z`` gives 0, where
-    ``clamp_min`` would keep the NaN.
+    ``input`` (N, C), (C) or () is viewed as (N, C) rows and computed in at least float32, as torch's kernels
+    accumulate half precision. ``torch.where(z > 0, z, 0)`` is the strict hinge of torch's kernel: a NaN ``z``
+    gives 0, where ``clamp_min`` would keep the NaN.
     """
-    shift = scores.gather(1, target).neg_().add_(margin)  # margin - x_y, (N, 1)
-    z = scores + shift
-    hinge = torch.where(z > 0, z, 0)
-    return hinge.scatter_(1, target, 0)
+    x = torch.atleast_2d(input).to(torch.promote_types(input.dtype, torch.float32))
+    y = target.reshape(-1, 1)  # y_n as a column, (N, 1)
+    z = margin - x.gather(1, y) + x  # (margin - x_{n y_n}) + x_{ni}, in torch's order
+    return torch.where(z > 0, z, 0).scatter(1, y, 0)
 
 
 def multi_margin_loss_grad(
@@ -183,61 +194,55 @@ def multi_margin_loss_grad(
     margin: float = 1.0,
     weight: Tensor | None = None,
     reduction: str = "mean",
-    hinge: Tensor | None = None,
 ) -> tuple[Tensor]:
     r"""Hand-derived gradient of :func:`multi_margin_loss` with respect to ``input``.
 
-    ``input`` is :math:`(N, C)`, ``target`` the matching int64 :math:`(N)`, :math:`()` or :math:`(N, 1)`;
-    ``grad_output`` has the loss's shape. With :math:`h_{ni} = [z_{ni} > 0]\, z_{ni}` (0 in the true
-    column) and :math:`s_n = g_n w_{y_n} / C` (:math:`/N` for 'mean'):
+    With :math:`h_{ni} = [z_{ni} > 0]\, z_{ni}` (0 in the true column, :func:`_hinge`) and
+    :math:`s_n = g_n w_{y_n} / C` (:math:`g_n / N` for 'mean'):
 
     .. math::
 
-        \frac{\partial \ell}{\partial x_{ni}} = s_n\, \begin{cases} [h_{ni} > 0] & p = 1 \\
-        2 h_{ni} & p = 2 \end{cases} \quad (i \ne y_n), \qquad
-        \frac{\partial \ell}{\partial x_{n y_n}} = -\sum_{i \ne y_n} \frac{\partial \ell}{\partial x_{ni}}.
+        \frac{\partial \ell}{\partial x_{ni}} = s_n\, \frac{d h_{ni}^p}{d z_{ni}}
+            = s_n \begin{cases} [z_{ni} > 0] & p = 1 \\ 2 h_{ni} & p = 2 \end{cases} \quad (i \ne y_n), \qquad
+        \frac{\partial \ell}{\partial x_{n y_n}} = -\sum_{i \ne y_n} \frac{\partial \ell}{\partial x_{ni}},
 
-    At :math:`z = 0` (exactly at the margin) the gradient is 0, as in torch (strict inequality).
-    ``hinge`` is :math:`h` when the forward already has it. Returns ``(grad_input,)``.
+    since :math:`x_{n y_n}` enters every :math:`z_{ni}` with a minus sign. At :math:`z = 0` (exactly at the margin)
+    the gradient is 0, as in torch (strict inequality). Returns ``(grad_input,)`` in ``input``'s shape and dtype.
     """
-    n_frames, n_classes = input.shape
-    target = target.reshape(n_frames, 1)
-    if hinge is None:
-        hinge = _hinge(input, target, margin)
-    scale = _reduction.grad_scale(grad_output, reduction, n_frames).reshape(-1, 1) / n_classes
-    if weight is not None:
-        scale = scale * weight.gather(0, target.reshape(-1)).unsqueeze(1)
-    grad = (hinge > 0).to(hinge.dtype) if p == 1 else hinge * 2
-    grad.mul_(scale)
-    return (grad.scatter_(1, target, grad.sum(1, keepdim=True).neg_()),)
+    hinge = _hinge(input, target, margin)
+    n_frames, n_classes = hinge.shape
+    y = target.reshape(-1, 1)
+    s = _reduction.grad_scale(grad_output, reduction, n_frames).reshape(-1, 1) / n_classes  # g_n / C, (N, 1)
+    w = 1 if weight is None else weight[y]  # w_{y_n}, (N, 1)
+    dz = (hinge > 0).to(hinge.dtype) if p == 1 else 2 * hinge  # d h^p / dz on the wrong classes
+    grad = dz * w * s
+    grad = grad.scatter(1, y, -grad.sum(1, keepdim=True))  # the true class: minus the sum of the others
+    return (grad.to(input.dtype).reshape(input.shape),)
 
 
 class _MultiMarginLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`multi_margin_loss` on (N, C) scores. Backward:
-    :func:`multi_margin_loss_grad` (once differentiable, like torch's)."""
+    """Forward: the formula of :func:`multi_margin_loss`. Backward: :func:`multi_margin_loss_grad` (once
+    differentiable, like torch's)."""
 
     @staticmethod
-    def forward(ctx, scores, target, p, margin, weight, reduction, out_shape):
-        compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
-        hinge = _hinge(compute, target, margin)
-        terms = hinge if p == 1 else hinge * hinge
-        loss = terms.sum(1)
-        if weight is not None:
-            loss.mul_(weight.to(loss.dtype).gather(0, target.reshape(-1)))
-        loss = loss.div_(scores.size(1)).to(scores.dtype).reshape(out_shape)
-        ctx.save_for_backward(target, weight, hinge)
-        ctx.p, ctx.reduction, ctx.shape, ctx.dtype = p, reduction, scores.shape, scores.dtype
-        return _reduction.reduce_loss(loss, reduction)
+    def forward(input: Tensor, target: Tensor, p: int, margin: float, weight: Tensor | None, reduction: str) -> Tensor:
+        hinge = _hinge(input, target, margin)  # [z > 0] z, (N, C)
+        w = 1 if weight is None else weight[target.reshape(-1, 1)]  # w_{y_n}, (N, 1)
+        loss = (w * hinge**p).sum(1) / hinge.size(1)  # l_n = sum_{i != y_n} w_{y_n} h_{ni}^p / C
+        return _reduction.reduce_loss(loss.to(input.dtype).reshape(target.shape), reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, p, margin, weight, reduction = inputs
+        ctx.save_for_backward(input, target, weight)
+        ctx.p, ctx.margin, ctx.reduction = p, margin, reduction
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        target, weight, hinge = ctx.saved_tensors
-        if weight is not None:
-            weight = weight.to(hinge.dtype)
-        (grad,) = multi_margin_loss_grad(grad_output.to(hinge.dtype), hinge, target, ctx.p, 0.0, weight,
-                                         ctx.reduction, hinge=hinge)
-        return grad.to(ctx.dtype), None, None, None, None, None, None
+    def backward(ctx, grad_output: Tensor):
+        input, target, weight = ctx.saved_tensors
+        (grad_input,) = multi_margin_loss_grad(grad_output, input, target, ctx.p, ctx.margin, weight, ctx.reduction)
+        return grad_input, None, None, None, None, None
 
 
 class MultiMarginLoss(WeightedLoss):

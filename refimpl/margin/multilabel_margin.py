@@ -13,7 +13,6 @@ from refimpl._module import Loss
 from refimpl.margin.multi_margin import check_class_scores, check_kernel_dtype, check_long_target
 
 FN = "multilabel_margin_loss"
-_CHUNK_ELEMENTS = 1 << 22  # rows per chunk * C * C: bounds the memory of the pairwise (N, C, C) hinge
 
 
 def multilabel_margin_loss(
@@ -68,10 +67,15 @@ def multilabel_margin_loss(
             non-int64 target.
         NotImplementedError: integer, bool or complex input, and float16/bfloat16 on the CPU.
     """
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    else:
-        reduction = _reduction.resolve(FN, reduction)
+    reduction = _validate_multilabel_margin_loss(input, target, size_average, reduce, reduction)
+    return _MultiLabelMarginLossFunction.apply(input, target, reduction)
+
+
+def _validate_multilabel_margin_loss(
+    input: Tensor, target: Tensor, size_average: bool | None, reduce: bool | None, reduction: str
+) -> str:
+    """torch's checks in torch's order, with its exception types; returns the reduction."""
+    reduction = _reduction.resolve(FN, reduction, size_average, reduce)
     check_tensor_argument(FN, "input", input, position=1)
     check_tensor_argument(FN, "target", target, position=2)
     check_same_device(FN, input=input, target=target)
@@ -93,62 +97,29 @@ def multilabel_margin_loss(
         )
     check_kernel_dtype(FN, "multilabel_margin_loss_forward_out_frame", input)
     check_long_target(FN, target)
-    n_frames = 1 if input.dim() <= 1 else input.size(0)
-    out_shape = (n_frames,) if input.dim() == 2 else ()
-    return _MultiLabelMarginLossFunction.apply(
-        input.reshape(n_frames, n_classes), target.reshape(n_frames, n_classes), reduction, out_shape
-    )
+    return reduction
 
 
-def label_lists(target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    r"""The label lists of ``target`` (N, C): ``(labels, listed, non_label)``.
+def _label_pairs(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    r"""``(z, counted, labels)``: the margins of every (label, class) pair of every sample and the pairs the loss
+    counts.
 
-    ``labels`` (N, K) are the first :math:`K` columns, :math:`K` the longest list (entries before the first
-    :math:`-1`), with every :math:`-1` replaced by 0; ``listed`` (N, K) says which entries are labels (all
-    before the row's first :math:`-1`, duplicates included); ``non_label`` (N, C) is :math:`[i \notin J_n]`.
+    ``input`` (N, C), (C) or () is viewed as (N, C) rows, computed in at least float32 (torch's kernels accumulate
+    half precision in float32), and ``target`` as (N, C). ``labels`` (N, K) are the first :math:`K` entries of each
+    row, :math:`K` the longest list (the entries before a row's first :math:`-1`); ``z`` (N, K, C) is
+    :math:`z_{nki} = 1 - x_{n j_k} + x_{ni}`; ``counted`` (N, K, C) is :math:`[k \text{ listed}]\,[i \notin J_n]\,
+    [z_{nki} > 0]`, the strict hinge of torch's kernel (a NaN :math:`z` counts 0).
     """
-    listed = (target >= 0).cumprod(1).bool()  # True up to the first -1
-    longest = int(listed.sum(1).max()) if target.numel() else 0
-    labels, listed = target[:, :longest].clamp_min(0), listed[:, :longest]
-    counts = torch.zeros(target.shape, dtype=torch.int32, device=target.device)
-    counts.scatter_add_(1, labels, listed.to(torch.int32))  # how often each class is listed
-    return labels, listed, counts == 0
-
-
-def _active(scores: Tensor, labels: Tensor, listed: Tensor, non_label: Tensor) -> Tensor:
-    r""":math:`z_{nki}\,[z_{nki} > 0]\,[i \notin J_n]` for each listed label :math:`j_k`, with
-    :math:`z_{nki} = (1 - x_{n j_k}) + x_{ni}` (torch's order); shape (rows, K, C), 0 for unlisted entries."""
-    shift = scores.gather(1, labels).neg_().add_(1)  # 1 - x_j, (rows, K)
-    z = shift.unsqueeze(2) + scores.unsqueeze(1)
-    keep = (z > 0) & non_label.unsqueeze(1) & listed.unsqueeze(2)
-    return torch.where(keep, z, 0)
-
-
-def _chunks(n_frames: int, per_row: int):
-    rows = max(1, _CHUNK_ELEMENTS // max(1, per_row))
-    return [(start, min(start + rows, n_frames)) for start in range(0, n_frames, rows)]
-
-
-def _per_sample(scores: Tensor, target: Tensor, counts: Tensor | None = None) -> Tensor:
-    """The per-sample sums of the active hinges; with ``counts`` (N, C), also the gradient's pair counts
-    (see :func:`_pair_counts`) from the same active terms, so that the backward only scales them."""
-    labels, listed, non_label = label_lists(target)
-    out = scores.new_zeros(scores.size(0))
-    for start, stop in _chunks(scores.size(0), labels.size(1) * scores.size(1)):
-        rows = slice(start, stop)
-        active = _active(scores[rows], labels[rows], listed[rows], non_label[rows])
-        out[rows] = active.sum((1, 2))
-        if counts is not None:
-            _pair_counts(counts[rows], active > 0, labels[rows])
-    return out
-
-
-def _pair_counts(counts: Tensor, active: Tensor, labels: Tensor) -> None:
-    r"""Write :math:`\sum_k a_{ki} - \sum_{k:\, j_k = i} \sum_m a_{km}` into ``counts`` (rows, C), from the
-    active pairs (rows, K, C): each non-label is pushed down once per active pair, each label up."""
-    active = active.to(counts.dtype)
-    counts.copy_(active.sum(1))
-    counts.scatter_add_(1, labels, active.sum(2).neg_())
+    x = torch.atleast_2d(input).to(torch.promote_types(input.dtype, torch.float32))
+    target = target.reshape(x.shape)
+    listed = (target >= 0).cumprod(1).bool()  # True up to the row's first -1
+    longest = int(listed.sum(1).max()) if target.numel() else 0  # K
+    labels, listed = target[:, :longest].clamp_min(0), listed[:, :longest]  # an unlisted -1 read as class 0
+    classes = torch.arange(x.size(1), device=x.device)
+    is_label = ((labels.unsqueeze(2) == classes) & listed.unsqueeze(2)).any(1)  # [i in J_n], (N, C)
+    z = 1 - x.gather(1, labels).unsqueeze(2) + x.unsqueeze(1)  # (1 - x_{n j_k}) + x_{ni}, in torch's order
+    counted = listed.unsqueeze(2) & ~is_label.unsqueeze(1) & (z > 0)
+    return z, counted, labels
 
 
 def multilabel_margin_loss_grad(
@@ -156,57 +127,52 @@ def multilabel_margin_loss_grad(
     input: Tensor,
     target: Tensor,
     reduction: str = "mean",
-    counts: Tensor | None = None,
 ) -> tuple[Tensor]:
-    r"""Hand-derived gradient of :func:`multilabel_margin_loss` with respect to ``input`` (N, C), ``target``
-    the matching (N, C) int64 label lists.
+    r"""Hand-derived gradient of :func:`multilabel_margin_loss` with respect to ``input``.
+
+    With :math:`a_{nki} = [z_{nki} > 0]\,[i \notin J_n]` the counted pairs (:func:`_label_pairs`) and
+    :math:`s_n = g_n / C` (:math:`g_n / N` for 'mean'):
 
     .. math::
 
-        \frac{\partial \ell}{\partial x_{ni}} = \frac{g_n}{C} \Bigl( \sum_k a_{nki}
-            - \sum_{k:\, j_k = i} \sum_{m} a_{nkm} \Bigr), \qquad
-            a_{nki} = [1 - x_{n j_k} + x_{ni} > 0]\,[i \notin J_n],
+        \frac{\partial \ell}{\partial x_{ni}} = s_n \Bigl( \sum_k a_{nki}
+            - \sum_{k:\, j_k = i} \sum_{m} a_{nkm} \Bigr),
 
-    (:math:`g_n / N` for 'mean'): each active pair pushes the non-label :math:`i` down and the label
-    :math:`j_k` up (a duplicated label twice); 0 exactly at the hinge, as in torch. Returns ``(grad_input,)``.
-    ``counts``, the bracket for every :math:`(n, i)` as the forward computed it, is reused (and scaled in place)
-    when given.
+    since :math:`x_{ni}` enters :math:`z_{nki}` with a plus sign (a non-label is pushed down once per label it
+    comes too close to) and :math:`x_{n j_k}` enters every :math:`z_{nkm}` with a minus sign (a label is pushed up
+    once per counted pair, a duplicated label twice). 0 exactly at the hinge, as in torch. Returns
+    ``(grad_input,)`` in ``input``'s shape and dtype.
     """
-    n_frames, n_classes = input.shape
-    scale = _reduction.grad_scale(grad_output, reduction, n_frames).reshape(-1, 1) / n_classes
-    if counts is None:
-        labels, listed, non_label = label_lists(target)
-        counts = torch.zeros_like(input)
-        for start, stop in _chunks(n_frames, labels.size(1) * n_classes):
-            rows = slice(start, stop)
-            active = _active(input[rows], labels[rows], listed[rows], non_label[rows]) > 0
-            _pair_counts(counts[rows], active, labels[rows])
-    return (counts.mul_(scale),)
+    z, counted, labels = _label_pairs(input, target)
+    a = counted.to(z.dtype)
+    s = _reduction.grad_scale(grad_output, reduction, z.size(0)).reshape(-1, 1) / z.size(2)  # g_n / C, (N, 1)
+    down = a.sum(1)  # sum_k a_{nki}, (N, C)
+    up = torch.zeros_like(down).scatter_add(1, labels, a.sum(2))  # sum_m a_{nkm} added to column j_k
+    return (((down - up) * s).to(input.dtype).reshape(input.shape),)
 
 
 class _MultiLabelMarginLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`multilabel_margin_loss` on (N, C). Backward:
-    :func:`multilabel_margin_loss_grad` (once differentiable, like torch's)."""
+    """Forward: the formula of :func:`multilabel_margin_loss`. Backward: :func:`multilabel_margin_loss_grad`
+    (once differentiable, like torch's)."""
 
     @staticmethod
-    def forward(ctx, scores, target, reduction, out_shape):
-        compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
-        # the gradient's pair counts come from the forward's active terms: the backward only scales them
-        ctx.counts = torch.zeros_like(compute) if ctx.needs_input_grad[0] else None
-        loss = _per_sample(compute, target, ctx.counts)
-        loss = loss.div_(scores.size(1)).to(scores.dtype).reshape(out_shape)
-        ctx.save_for_backward(scores, target)
+    def forward(input: Tensor, target: Tensor, reduction: str) -> Tensor:
+        z, counted, _ = _label_pairs(input, target)
+        loss = torch.where(counted, z, 0).sum((1, 2)) / z.size(2)  # l_n = sum_k sum_{i not in J_n} [z > 0] z / C
+        return _reduction.reduce_loss(loss.to(input.dtype).reshape(input.shape[:-1]), reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, reduction = inputs
+        ctx.save_for_backward(input, target)
         ctx.reduction = reduction
-        return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        scores, target = ctx.saved_tensors
-        compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
-        counts, ctx.counts = ctx.counts, None  # scaled in place: used once (a second backward recomputes them)
-        (grad,) = multilabel_margin_loss_grad(grad_output.to(compute.dtype), compute, target, ctx.reduction, counts)
-        return grad.to(scores.dtype), None, None, None
+    def backward(ctx, grad_output: Tensor):
+        input, target = ctx.saved_tensors
+        (grad_input,) = multilabel_margin_loss_grad(grad_output, input, target, ctx.reduction)
+        return grad_input, None, None
 
 
 class MultiLabelMarginLoss(Loss):
