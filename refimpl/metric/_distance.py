@@ -46,18 +46,16 @@ def p_norm_grad(grad_output: Tensor, diff: Tensor, norm: Tensor, p: float) -> Te
     if p == 1:
         return diff.sgn() * g
     if p == 2:
-        return (diff / n).masked_fill_(n == 0, 0).mul_(g)  # 0/0 at u = 0: torch takes 0
+        return torch.where(n == 0, 0, diff / n) * g  # 0/0 at u = 0: torch takes 0
     if math.isinf(p):
-        size = diff.abs()
-        winners = (size == n) | size.isnan()  # the argmax components (NaN counts as the max)
+        winners = (diff.abs() == n) | diff.isnan()  # the argmax components (NaN counts as the max)
         return diff.sgn() * (g / winners.sum(-1, keepdim=True)) * winners
     if p < 1:
         # |u|^(p-1) is infinite at u = 0: torch sets those components to 0
-        scaled = diff.sgn() * diff.abs().pow(p - 1).masked_fill_(diff == 0, 0)
+        scaled = torch.where(diff == 0, 0, diff.sgn() * diff.abs().pow(p - 1))
         return scaled * g * n.pow(1 - p)
     scaled = diff.sgn() * diff.abs().pow(p - 1) if p < 2 else diff * diff.abs().pow(p - 2)
-    scale = (g / n.pow(p - 1)).masked_fill_(n == 0, 0)
-    return scaled * scale
+    return scaled * torch.where(n == 0, 0, g / n.pow(p - 1))  # 0 where the norm is 0, as in torch
 
 
 class _PNormFunction(torch.autograd.Function):
@@ -65,11 +63,14 @@ class _PNormFunction(torch.autograd.Function):
     backward differentiates through it again (this same Function)."""
 
     @staticmethod
-    def forward(ctx, diff: Tensor, p: float):
-        norm = p_norm(diff, p)
-        ctx.save_for_backward(diff, norm)
+    def forward(diff: Tensor, p: float) -> Tensor:
+        return p_norm(diff, p)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        diff, p = inputs
+        ctx.save_for_backward(diff, output)
         ctx.p = p
-        return norm
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):

@@ -82,6 +82,28 @@ def triplet_margin_loss(
         TypeError: a non-tensor input, or ``p``/``eps`` not numbers, ``swap`` not a bool.
         RuntimeError: different numbers of dimensions; shapes that do not broadcast; bool inputs.
     """
+    reduction, p, eps = _validate_triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                                      size_average, reduce, reduction)
+    # The differences are autograd's: d/da = d/du + d/dv, d/dp = -d/du + d/ds, d/dn = -d/dv - d/ds.
+    diff_swap = positive - negative + eps if swap else None
+    return _TripletMarginLossFunction.apply(anchor - positive + eps, anchor - negative + eps, diff_swap, margin, p,
+                                            reduction)
+
+
+def _validate_triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float,
+    p: float,
+    eps: float,
+    swap: bool,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, float, float]:
+    """torch's checks in torch's order, with its exception types; returns the reduction, ``p`` and ``eps`` as
+    floats."""
     reduction = _reduction.resolve(_FN, reduction, size_average, reduce)
     check_margin(_FN, margin)
     for position, (name, value) in enumerate((("anchor", anchor), ("positive", positive), ("negative", negative))):
@@ -107,12 +129,7 @@ def triplet_margin_loss(
             f"{_FN}(): linalg.vector_norm cannot compute the inf norm on the dimension -1 because this dimension "
             f"is empty (argument p={p} needs a non-empty last dimension; anchor has shape {tuple(anchor.shape)})"
         )
-    eps = float(eps)
-    # The differences are autograd's: d/da = d/du + d/dv, d/dp = -d/du + d/ds, d/dn = -d/dv - d/ds.
-    diff_pos = anchor - positive + eps
-    diff_neg = anchor - negative + eps
-    diff_swap = positive - negative + eps if swap else None
-    return _TripletMarginFunction.apply(diff_pos, diff_neg, diff_swap, margin, float(p), reduction)
+    return reduction, float(p), float(eps)
 
 
 def triplet_margin_loss_grad(
@@ -123,19 +140,17 @@ def triplet_margin_loss_grad(
     margin: float = 1.0,
     p: float = 2.0,
     reduction: str = "mean",
-    norms: tuple[Tensor, Tensor, Tensor | None] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""Hand-derived gradient of :func:`triplet_margin_loss` with respect to the three differences
     :math:`u = a - p + \varepsilon`, :math:`v = a - n + \varepsilon`, :math:`s = p - n + \varepsilon`.
 
-    The hinge's gradient with respect to the distances (:func:`triplet_margin_with_distance_loss_grad`),
-    times the p-norm's (:func:`~refimpl.metric._distance.p_norm_grad`). ``norms`` are the distances
-    :math:`\lVert u\rVert_p, \lVert v\rVert_p, \lVert s\rVert_p` if already known (else recomputed). Returns
-    ``(grad_u, grad_v, grad_s)``; ``grad_s`` is ``None`` without swap.
+    The chain rule through the distances :math:`\lVert u\rVert_p, \lVert v\rVert_p, \lVert s\rVert_p`: the
+    hinge's gradient with respect to them (:func:`triplet_margin_with_distance_loss_grad`), times the p-norm's
+    (:func:`~refimpl.metric._distance.p_norm_grad`). Returns ``(grad_u, grad_v, grad_s)``; ``grad_s`` is
+    ``None`` without swap.
     """
-    if norms is None:
-        norms = (p_norm(diff_pos, p), p_norm(diff_neg, p), None if diff_swap is None else p_norm(diff_swap, p))
-    dist_pos, dist_neg, dist_swap = norms
+    dist_pos, dist_neg = p_norm(diff_pos, p), p_norm(diff_neg, p)
+    dist_swap = None if diff_swap is None else p_norm(diff_swap, p)
     grad_pos, grad_neg, grad_swap = triplet_margin_with_distance_loss_grad(
         grad_output, dist_pos, dist_neg, dist_swap, margin, reduction
     )
@@ -145,25 +160,27 @@ def triplet_margin_loss_grad(
     return grad_u, grad_v, grad_s
 
 
-class _TripletMarginFunction(torch.autograd.Function):
+class _TripletMarginLossFunction(torch.autograd.Function):
     """Forward: the p-norm distances, :func:`triplet_hinge` and the reduction. Backward:
     :func:`triplet_margin_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, diff_pos, diff_neg, diff_swap, margin: float, p: float, reduction: str):
-        norms = (p_norm(diff_pos, p), p_norm(diff_neg, p), None if diff_swap is None else p_norm(diff_swap, p))
-        ctx.save_for_backward(diff_pos, diff_neg, diff_swap, *norms)
+    def forward(diff_pos: Tensor, diff_neg: Tensor, diff_swap: Tensor | None, margin: float, p: float,
+                reduction: str) -> Tensor:
+        dist_swap = None if diff_swap is None else p_norm(diff_swap, p)
+        loss = triplet_hinge(p_norm(diff_pos, p), p_norm(diff_neg, p), dist_swap, margin)
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        diff_pos, diff_neg, diff_swap, margin, p, reduction = inputs
+        ctx.save_for_backward(diff_pos, diff_neg, diff_swap)
         ctx.margin, ctx.p, ctx.reduction = margin, p, reduction
-        return _reduction.reduce_loss(triplet_hinge(*norms, margin), reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        diff_pos, diff_neg, diff_swap, *norms = ctx.saved_tensors
-        # The saved norms are constants to autograd. When the backward itself is differentiated
-        # (create_graph=True), recompute them from the differences so the second derivative sees them.
-        saved = None if torch.is_grad_enabled() else tuple(norms)
-        grads = triplet_margin_loss_grad(grad_output, diff_pos, diff_neg, diff_swap, ctx.margin, ctx.p,
-                                         ctx.reduction, norms=saved)
+        diff_pos, diff_neg, diff_swap = ctx.saved_tensors
+        grads = triplet_margin_loss_grad(grad_output, diff_pos, diff_neg, diff_swap, ctx.margin, ctx.p, ctx.reduction)
         return *grads, None, None, None
 
 

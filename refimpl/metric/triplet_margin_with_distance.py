@@ -68,6 +68,25 @@ def triplet_margin_with_distance_loss(
         RuntimeError: inputs with different numbers of dimensions.
         AttributeError: a non-tensor input (torch reads ``.ndim``).
     """
+    distance = _validate_triplet_margin_with_distance_loss(anchor, positive, negative, distance_function, margin,
+                                                           reduction)
+    # the distances by the caller's function, which autograd differentiates; the hinge by hand
+    dist_swap = distance(positive, negative) if swap else None
+    return _TripletMarginWithDistanceLossFunction.apply(
+        distance(anchor, positive), distance(anchor, negative), dist_swap, margin, reduction
+    )
+
+
+def _validate_triplet_margin_with_distance_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    distance_function: Callable[[Tensor, Tensor], Tensor] | None,
+    margin: float,
+    reduction: str,
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """torch's checks in torch's order, with its exception types; returns the distance function (the default
+    :func:`~refimpl.metric._distance.pairwise_distance` when none is given)."""
     if reduction not in _reduction.REDUCTIONS:
         raise ValueError(
             f"{_FN}(): {reduction} is not a valid value for reduction "
@@ -75,13 +94,17 @@ def triplet_margin_with_distance_loss(
         )
     check_margin(_FN, margin)
     check_same_ndim(_FN, anchor, positive, negative)
-    if distance_function is None:  # a distance of the caller's may mix devices; the default may not
-        _checks.check_same_device(_FN, anchor=anchor, positive=positive, negative=negative)
-        distance_function = pairwise_distance
-    dist_pos = distance_function(anchor, positive)
-    dist_neg = distance_function(anchor, negative)
-    dist_swap = distance_function(positive, negative) if swap else None
-    return _TripletHingeFunction.apply(dist_pos, dist_neg, dist_swap, margin, reduction)
+    if distance_function is not None:
+        return distance_function
+    _checks.check_same_device(_FN, anchor=anchor, positive=positive, negative=negative)  # the caller's may mix
+    return pairwise_distance
+
+
+def triplet_hinge(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float) -> Tensor:
+    r"""The unreduced loss :math:`\max(m + d^+ - d^-, 0)` with :math:`d^- = \min(d(a,n), d(p,n))` under swap."""
+    if dist_swap is not None:
+        dist_neg = torch.minimum(dist_neg, dist_swap)
+    return (margin + dist_pos - dist_neg).clamp_min(0)
 
 
 def triplet_margin_with_distance_loss_grad(
@@ -102,33 +125,29 @@ def triplet_margin_with_distance_loss_grad(
     """
     dist_neg_used = dist_neg if dist_swap is None else torch.minimum(dist_neg, dist_swap)
     z = margin + dist_pos - dist_neg_used
-    scale = _reduction.grad_scale(grad_output, reduction, z.numel())
-    grad_z = (z >= 0).to(z.dtype).mul_(scale)  # z == 0 counts as active (clamp_min); NaN gets 0
+    # dL/dz: z == 0 counts as active (clamp_min); a NaN z gets 0
+    grad_z = torch.where(z >= 0, _reduction.grad_scale(grad_output, reduction, z.numel()), 0)
     grad_pos = grad_z.sum_to_size(dist_pos.shape)
     if dist_swap is None:
         return grad_pos, (-grad_z).sum_to_size(dist_neg.shape), None
-    tie = dist_neg == dist_swap
-    half = torch.where(tie, -0.5 * grad_z, -grad_z)  # torch.minimum splits a tie 0.5 / 0.5
+    half = torch.where(dist_neg == dist_swap, -0.5 * grad_z, -grad_z)  # torch.minimum splits a tie 0.5 / 0.5
     grad_neg = half.masked_fill(dist_neg > dist_swap, 0).sum_to_size(dist_neg.shape)
     grad_swap = half.masked_fill(dist_neg < dist_swap, 0).sum_to_size(dist_swap.shape)
     return grad_pos, grad_neg, grad_swap
 
 
-def triplet_hinge(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float) -> Tensor:
-    r"""The unreduced loss :math:`\max(m + d^+ - d^-, 0)` with :math:`d^- = \min(d(a,n), d(p,n))` under swap."""
-    if dist_swap is not None:
-        dist_neg = torch.minimum(dist_neg, dist_swap)
-    return (margin + dist_pos - dist_neg).clamp_min_(0)
-
-
-class _TripletHingeFunction(torch.autograd.Function):
+class _TripletMarginWithDistanceLossFunction(torch.autograd.Function):
     """Forward: :func:`triplet_hinge` and the reduction. Backward: :func:`triplet_margin_with_distance_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float, reduction: str):
+    def forward(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float, reduction: str) -> Tensor:
+        return _reduction.reduce_loss(triplet_hinge(dist_pos, dist_neg, dist_swap, margin), reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        dist_pos, dist_neg, dist_swap, margin, reduction = inputs
         ctx.save_for_backward(dist_pos, dist_neg, dist_swap)
         ctx.margin, ctx.reduction = margin, reduction
-        return _reduction.reduce_loss(triplet_hinge(dist_pos, dist_neg, dist_swap, margin), reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
