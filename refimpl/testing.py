@@ -35,9 +35,15 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get(dtype, (0.0, 0.0))
 
 
-def assert_close(actual: Tensor, expected: Tensor, what: str) -> None:
-    """``torch.testing.assert_close`` with the table above; NaN equals NaN; dtype and shape must match."""
+def assert_close(actual: Tensor, expected: Tensor, what: str, computed_from: torch.dtype | None = None) -> None:
+    """``torch.testing.assert_close`` with the table above; NaN equals NaN; dtype and shape must match.
+
+    ``computed_from``: the least precise dtype among the call's floating arguments, when it is less precise than
+    the result's (a float32 cross-entropy of float16 logits: torch's log-softmax rounds to float16 on the way,
+    so the float32 result carries float16 rounding); its tolerances apply then."""
     rtol, atol = tolerances(expected.dtype)
+    if computed_from is not None:
+        rtol, atol = max(rtol, tolerances(computed_from)[0]), max(atol, tolerances(computed_from)[1])
     torch.testing.assert_close(
         actual, expected, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m: f"{what}: {m}"
     )

@@ -17,6 +17,7 @@ from cases_gaussian_nll import GAUSSIAN_NLL_CASES
 from cases_hinge_ranking import HINGE_RANKING_CASES
 from cases_kl_poisson import KL_POISSON_CASES
 from cases_linear_cross_entropy import LINEAR_CROSS_ENTROPY_CASES
+from cases_mixed_dtypes import with_mixed_samples
 from cases_multi_margin import MULTI_MARGIN_CASES
 from cases_regression import REGRESSION
 from cases_soft_margin import SOFT_MARGIN_CASES
@@ -45,7 +46,7 @@ ORDER = [  # the architecture table's order
     "triplet_margin_loss", "triplet_margin_with_distance_loss",
     "ctc_loss",
 ]
-CASES: list[LossCase] = [_BY_NAME[name] for name in ORDER]
+CASES: list[LossCase] = [with_mixed_samples(_BY_NAME[name]) for name in ORDER]
 CASES_BY_NAME = {case.name: case for case in CASES}
 ROOT_PACKAGE = Path(refimpl.__file__).resolve().parent  # refimpl/
 

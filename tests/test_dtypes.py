@@ -13,9 +13,10 @@ import functools
 
 import pytest
 import torch
+from cases_mixed_dtypes import HALF, LARGE, NO_SECOND_FLOATING_ARGUMENT, refused_variants
 from fuzz_compare import assert_same_outcome, outcome
 
-from cases import CASES, CASES_BY_NAME, ORDER, SampleInput
+from cases import CASES, CASES_BY_NAME, ORDER, REDUCTIONS, SampleInput
 from conftest import DEVICES
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
@@ -100,3 +101,43 @@ def test_integer_and_complex_inputs_are_refused_where_torch_refuses_them():
         for dtype in (torch.int64, torch.bool, torch.complex64)
     }
     assert all(refused.values()), refused
+
+
+def _mixed_refusals():
+    for case in CASES:
+        for dtype in HALF:
+            for impl in case.implementations():
+                for desc, args, kwargs in refused_variants(case.name, case.torch_fn, "cpu", dtype):
+                    yield pytest.param(case, impl, args, kwargs, id=case.test_id(impl, desc))
+
+
+@pytest.mark.parametrize("case, impl, args, kwargs", list(_mixed_refusals()))
+def test_mixed_precision_refused_where_torch_refuses(case, impl, args, kwargs):
+    """Where torch refuses a half-precision tensor next to float32 ones (binary_cross_entropy, nll_loss's weight,
+    the matrix products of the large-output losses), refimpl raises the same exception type."""
+    expected = outcome(case.torch_fn, args, kwargs, ())
+    actual = outcome(case.implementation(impl), args, kwargs, ())
+    assert expected[0] == "raises" and actual[0] == "raises", f"torch: {expected[:2]}, refimpl: {actual[:2]}"
+    assert actual[2] is expected[2], f"refimpl raised {actual[2]}, torch {expected[2]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_every_loss_is_tried_in_mixed_precision(case):
+    """Each loss with a second floating argument has large mixed-precision samples for every reduction, both ways,
+    in float16 and bfloat16 (``cases_mixed_dtypes``, or its own for the regression losses), unless torch refuses
+    the mix, which the test above then compares."""
+    if case.name in NO_SECOND_FLOATING_ARGUMENT:
+        return
+    for dtype in HALF:
+        if dtype not in case.dtypes["cpu"]:
+            continue
+        half = str(dtype).removeprefix("torch.")
+        large = [s.desc.replace("torch.", "") for s in case.samples("cpu", dtype) if "large-input" in s.desc
+                 and max(a.numel() for a in s.args if isinstance(a, torch.Tensor)) >= LARGE]
+        refused = refused_variants(case.name, case.torch_fn, "cpu", dtype)
+        for reduction in REDUCTIONS:
+            for first, rest in ((half, "float32"), ("float32", half)):
+                found = [d for d in large if d.endswith(reduction) and f"input-{first}-" in d
+                         and rest in d.removeprefix(f"large-input-{first}")]
+                tried = [d for d, _, _ in refused if d.endswith(reduction) and f"input-{first}-" in d]
+                assert found or tried, f"{case.name}: no {reduction} sample with a {first} input and {rest} others"
