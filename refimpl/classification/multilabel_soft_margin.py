@@ -84,6 +84,19 @@ def multilabel_soft_margin_loss(
         IndexError: a 0-dim ``input`` (it has no class dimension).
         ValueError: a ``reduction`` string other than 'none', 'mean' and 'sum' (message "... is not valid").
     """
+    reduction = _validate_multilabel_soft_margin_loss(input, target, weight, size_average, reduce, reduction)
+    return _MultiLabelSoftMarginLossFunction.apply(input, target, weight, reduction)
+
+
+def _validate_multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> str:
+    """torch's checks, in torch's order and with its exception types; returns the reduction to apply."""
     fn = "multilabel_soft_margin_loss"
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
@@ -116,7 +129,7 @@ def multilabel_soft_margin_loss(
             f"{fn}(): {reduction} is not valid (argument reduction={reduction!r}; expected 'none', 'mean' or "
             "'sum'; this loss does not accept 'elementwise_mean')"
         )
-    return _MultiLabelSoftMarginLossFunction.apply(input, target, weight, reduction)
+    return reduction
 
 
 def multilabel_soft_margin_loss_grad(
@@ -125,9 +138,7 @@ def multilabel_soft_margin_loss_grad(
     target: Tensor,
     weight: Tensor | None = None,
     reduction: str = "mean",
-    *,
-    needs_input_grad: tuple[bool, bool, bool] = (True, True, True),
-) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""Hand-derived gradient of :func:`multilabel_soft_margin_loss` with respect to ``input``, ``target`` and
     ``weight``.
 
@@ -138,95 +149,77 @@ def multilabel_soft_margin_loss_grad(
         \frac{\partial l_{nc}}{\partial x_{nc}} = (1 - y_{nc})\,\sigma(x_{nc}) - y_{nc}\,\sigma(-x_{nc}),
         \qquad
         \frac{\partial l_{nc}}{\partial y_{nc}} = \log\sigma(-x_{nc}) - \log\sigma(x_{nc}),
+        \qquad
+        \frac{\partial l_n}{\partial w_c} = \frac{l_{nc}}{C},
 
-    each times :math:`w_c\, g_n / C` (and :math:`1/N` for 'mean'), summed back to each argument's shape;
-    :math:`\partial \ell / \partial w_c = \sum_n l_{nc}\, g_n / C` (over broadcast dimensions). The two-sigmoid
-    form keeps the small gradients of confident, correct predictions exact (:math:`\sigma(x) - 1` would round
-    to 0); the target's uses the log-sigmoids rounded to ``input``'s dtype, as torch's autograd does, so
-    mixed-precision calls agree too. :math:`|\partial l / \partial x| \le 1` for :math:`y \in [0, 1]`.
-    Returns ``(grad_input, grad_target, grad_weight)``; an entry is ``None`` when there is no weight or
-    ``needs_input_grad`` says it is not wanted.
+    the first two times :math:`w_c / C`, all three times the reduction's factor :math:`s_n` (:math:`g_n`,
+    :math:`g` or :math:`g/N`), each summed over the dimensions its argument was broadcast along. The input's
+    derivative simplifies to :math:`\sigma(x_{nc}) - y_{nc}` (as :math:`\sigma(-x) = 1 - \sigma(x)`); torch's
+    backward evaluates the two-sigmoid form, which keeps the tiny gradients of confident, correct predictions that
+    :math:`\sigma(x) - 1` rounds to 0 (a difference below the dtype's rounding of 1). The target's derivative uses
+    the log-sigmoids in ``input``'s dtype, as the forward does. For a complex target (a complex loss), each
+    derivative is conjugated, autograd's convention. Returns ``(grad_input, grad_target, grad_weight)``,
+    ``grad_weight`` ``None`` without a weight.
     """
     class_dim = input.dim() - 1
     shape = torch.broadcast_shapes(input.shape, target.shape, *(() if weight is None else (weight.shape,)))
-    rows = math.prod(size for dim, size in enumerate(shape) if dim != class_dim)
     if reduction == "none":
-        grad_output = grad_output.unsqueeze(class_dim)  # one upstream value per row, broadcast over the classes
-    scale = _reduction.grad_scale(grad_output, reduction, rows) / input.size(-1)
-    factor = scale  # g / C per row (and / N for 'mean'), then times w: small, (C,) for a class weight and 'mean'
-    if weight is not None:  # promote explicitly: a 0-dim float64 scale would not promote a float32 weight
-        factor = scale * weight.conj().to(torch.promote_types(scale.dtype, weight.dtype))
-    grad_input = grad_target = grad_weight = None
-    if needs_input_grad[0]:
-        # (1 - y) sigma(x) - y sigma(-x): two sigmoids, so sigma(x) - 1 never cancels for a confident positive
-        slope = torch.sigmoid(input).mul(1 - target).sub_(torch.sigmoid(-input).mul(target))
-        grad_input = _as_gradient_of(torch.mul(slope.conj(), factor), input, shape)
-    if needs_input_grad[1] or (weight is not None and needs_input_grad[2]):
-        minus_log_p, minus_log_q = softplus_pair(input, promote_to=torch.promote_types(input.dtype, target.dtype))
-        if needs_input_grad[1]:
-            # log sigma(-x) - log sigma(x) = softplus(-x) - softplus(x), i.e. -x up to the rounding torch keeps
-            grad_target = _as_gradient_of(torch.mul(minus_log_p - minus_log_q, factor), target, shape)
-        if weight is not None and needs_input_grad[2]:
-            loss = torch.mul(target, minus_log_p).addcmul_(1 - target, minus_log_q)
-            grad_weight = _as_gradient_of(torch.mul(loss.conj(), scale), weight, shape)
-    return grad_input, grad_target, grad_weight
+        grad_output = grad_output.unsqueeze(class_dim)  # one upstream value per row, shared by its classes
+    rows = math.prod(size for dim, size in enumerate(shape) if dim != class_dim)
+    s = _reduction.grad_scale(grad_output, reduction, rows) / input.size(-1)  # s_n / C, in the loss's dtype
+    ws = s if weight is None else s * weight.to(s.dtype).conj()  # w_c s_n / C (.to: a 0-dim s would not promote w)
+    # -log sigma(x) and -log sigma(-x) as the forward has them: in input's dtype, then promoted against the target
+    # (a float16 input with a float32 target: their difference is taken in float32, as torch's autograd takes it)
+    dtype = torch.result_type(input, target)
+    minus_log_p = torch.logaddexp(-input, input.new_zeros(())).to(dtype)
+    minus_log_q = torch.logaddexp(input, input.new_zeros(())).to(dtype)
+    d_input = torch.sigmoid(input) - target  # (1 - y) sigma(x) - y sigma(-x), simplified
+    d_target = minus_log_p - minus_log_q  # log sigma(-x) - log sigma(x)
+    grad_input = _gradient_of(d_input.conj() * ws, input, shape)
+    grad_target = _gradient_of(d_target * ws, target, shape)
+    if weight is None:
+        return grad_input, grad_target, None
+    loss = target * minus_log_p + (1 - target) * minus_log_q  # l_nc
+    return grad_input, grad_target, _gradient_of(loss.conj() * s, weight, shape)
 
 
-def _as_gradient_of(grad: Tensor, leaf: Tensor, shape: torch.Size) -> Tensor:
-    """``grad``, broadcast to the loss's ``shape`` and summed over the dimensions ``leaf`` was broadcast along,
-    in ``leaf``'s dtype. A complex target makes the loss complex; autograd's convention is then
-    ``grad_output * conj(derivative)`` (hence the ``conj()`` calls above, no-ops on real tensors), and a real
-    leaf keeps the real part."""
-    grad = grad.broadcast_to(shape).sum_to_size(leaf.shape).contiguous()  # contiguous: no expanded view leaks
-    if grad.is_complex() and not leaf.is_complex():
+def _gradient_of(grad: Tensor, like: Tensor, shape: torch.Size) -> Tensor:
+    """``grad`` (broadcastable to the loss's ``shape``) as the gradient of ``like``: summed over the dimensions
+    ``like`` was broadcast along, the real part when ``like`` is real and the loss complex, in ``like``'s dtype."""
+    grad = grad.broadcast_to(shape).sum_to_size(like.shape).contiguous()  # contiguous: no expanded view leaks
+    if grad.is_complex() and not like.is_complex():
         grad = grad.real
-    return grad.to(leaf.dtype)
-
-
-def softplus_pair(input: Tensor, promote_to: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
-    r""":math:`(-\log\sigma(x), -\log\sigma(-x)) = (\operatorname{softplus}(-x), \operatorname{softplus}(x))`.
-
-    ``torch.logaddexp(z, 0)`` evaluates :math:`\log(e^z + e^0) = \max(z, 0) + \operatorname{log1p}(e^{-|z|})`
-    in one pass, the stable form: the exponent is never positive, and each result is rounded once to
-    ``input``'s dtype, as torch's ``log_sigmoid`` rounds. ``promote_to`` then widens both (the loss of a
-    float32 input and a float64 target is float64, built from float32 log-sigmoids).
-    """
-    zero = input.new_zeros(())
-    minus_log_p = torch.logaddexp(-input, zero)  # -log sigma(x)
-    minus_log_q = torch.logaddexp(input, zero)  # -log sigma(-x) = -log(1 - sigma(x))
-    if promote_to is not None and promote_to != input.dtype:
-        return minus_log_p.to(promote_to), minus_log_q.to(promote_to)
-    return minus_log_p, minus_log_q
-
-
-def multilabel_soft_margin_unreduced(input: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
-    r""":math:`l_n = \frac1C \sum_c w_c\, l_{nc}`, one value per row, in torch's order of operations."""
-    minus_log_p, minus_log_q = softplus_pair(input)
-    # y (-log sigma(x)) + (1 - y)(-log sigma(-x)): the negation of torch's -(y log sigma(x) + (1-y) log sigma(-x)),
-    # exact, so the rounding is torch's
-    loss = torch.mul(target, minus_log_p).addcmul_(1 - target, minus_log_q)
-    if weight is not None:
-        loss = loss * weight  # out of place: the weight may broadcast the loss to a larger shape
-    return loss.sum(dim=input.dim() - 1) / input.size(-1)  # C = input's last size; the index is input's last dim
+    return grad.to(like.dtype)
 
 
 class _MultiLabelSoftMarginLossFunction(torch.autograd.Function):
-    """Forward: :func:`multilabel_soft_margin_unreduced`, reduced.
+    """Forward: the Definition's per-class logistic loss, averaged over the classes and reduced.
     Backward: :func:`multilabel_soft_margin_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+    def forward(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+        # -log sigma(x) = log(e^0 + e^{-x}) and -log sigma(-x) = log(e^0 + e^x): logaddexp with 0 never overflows
+        minus_log_p = torch.logaddexp(-input, input.new_zeros(()))
+        minus_log_q = torch.logaddexp(input, input.new_zeros(()))
+        loss = target * minus_log_p + (1 - target) * minus_log_q  # l_nc = -[y log sigma(x) + (1-y) log sigma(-x)]
+        if weight is not None:
+            loss = loss * weight  # w_c l_nc; the weight may broadcast the loss to a larger shape
+        loss = loss.sum(dim=input.dim() - 1) / input.size(-1)  # l_n: the sum over input's last dim, divided by C
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, weight, reduction = inputs
         ctx.save_for_backward(input, target, weight)
         ctx.reduction = reduction
-        return _reduction.reduce_loss(multilabel_soft_margin_unreduced(input, target, weight), reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
-        grads = multilabel_soft_margin_loss_grad(
-            grad_output, input, target, weight, ctx.reduction, needs_input_grad=ctx.needs_input_grad[:3]
+        grad_input, grad_target, grad_weight = multilabel_soft_margin_loss_grad(
+            grad_output, input, target, weight, ctx.reduction
         )
-        return *grads, None
+        return grad_input, grad_target, grad_weight, None
 
 
 class MultiLabelSoftMarginLoss(WeightedLoss):
