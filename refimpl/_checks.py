@@ -6,7 +6,9 @@ is wrong, what was expected and what was given.
 """
 
 import numbers
+import sys
 import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -40,6 +42,18 @@ def check_number(fn_name: str, name: str, value: object, position: int) -> float
     return float(value)
 
 
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` at which a warning issued by the calling function points at the first frame outside
+    refimpl: the user's line, as torch's warnings do, however many validation helpers lie in between."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def warn_if_size_mismatch(input: Tensor, target: Tensor) -> None:
     """torch's warning when ``target`` will be broadcast against ``input`` (word for word)."""
     if target.size() != input.size():
@@ -47,7 +61,7 @@ def warn_if_size_mismatch(input: Tensor, target: Tensor) -> None:
             f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
             "This will likely lead to incorrect results due to broadcasting. "
             "Please ensure they have the same size.",
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -28,6 +28,8 @@ import warnings
 import torch
 from torch import Tensor
 
+from refimpl._checks import user_stacklevel
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -46,7 +48,7 @@ def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warni
     if emit_warning:
         warnings.warn(
             f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return reduction
 
@@ -62,7 +64,7 @@ def resolve(fn_name: str, reduction: str, size_average: bool | None = None, redu
         return legacy_get_string(size_average, reduce)
     if reduction == "elementwise_mean":
         warnings.warn(
-            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.", stacklevel=3
+            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.", stacklevel=user_stacklevel()
         )
         return "mean"
     if reduction not in REDUCTIONS:

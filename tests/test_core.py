@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn._reduction as torch_reduction
 
+import refimpl
 from refimpl import _reduction
 from refimpl.testing import exercise_inputs, self_check
 
@@ -94,3 +95,22 @@ def test_exercise_inputs_hit_the_kinks():
     x, y = exercise_inputs("huber_loss")
     residuals = set((x - y).flatten().tolist())
     assert {0.0, 0.5, -1.0, 2.0, -2.0} <= {round(r, 12) for r in residuals}
+
+
+def test_warnings_point_at_the_callers_line():
+    """A size-mismatch, legacy-argument or deprecated-reduction warning names the caller's file and line, however
+    many validation helpers refimpl calls in between (as torch's warnings do)."""
+    x, y = torch.zeros(3, 1), torch.zeros(3)
+    calls = [
+        lambda: refimpl.mse_loss(x, y),
+        lambda: refimpl.l1_loss(x, x, size_average=False),
+        lambda: refimpl.huber_loss(x, y, reduction="mean"),
+        lambda: refimpl.smooth_l1_loss(x, x, reduction="elementwise_mean"),
+        lambda: refimpl.nll_loss(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), reduce=False),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert caught, "the call was chosen to warn"
+        assert {w.filename for w in caught} == {__file__}, [(w.filename, str(w.message)) for w in caught]
