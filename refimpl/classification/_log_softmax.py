@@ -6,21 +6,17 @@ For logits :math:`z` along a class dimension,
 
     \operatorname{lse}(z) = \log\sum_c e^{z_c} = m + \log\sum_c e^{z_c - m}, \qquad m = \max_c z_c,
 
-    \log p_c = z_c - \operatorname{lse}(z) = (z_c - m) - \log s, \qquad
-    p_c = e^{z_c - m} / s, \qquad s = \sum_c e^{z_c - m}.
+    \log p_c = z_c - \operatorname{lse}(z) = (z_c - m) - \log\sum_{c'} e^{z_{c'} - m}, \qquad
+    p_c = \frac{e^{z_c - m}}{\sum_{c'} e^{z_{c'} - m}}.
 
 Shifting by the maximum is the stable form: every exponent is :math:`\le 0`, so nothing overflows, and the
-largest term is exactly :math:`e^0 = 1`, so :math:`s \in [1, C]` never underflows to 0 and :math:`\log s`
-is finite. The shift cancels mathematically, so it carries no gradient (it is detached). Written out like
-this, the value also follows torch's ``log_softmax`` where the logits are not finite: a row containing
+largest term is exactly :math:`e^0 = 1`, so the sum lies in :math:`[1, C]`, never underflows to 0, and its
+logarithm is finite. The shift cancels mathematically, so it carries no gradient (it is detached). Written out
+like this, the value also follows torch's ``log_softmax`` where the logits are not finite: a row containing
 :math:`+\infty`, a row of :math:`-\infty` or a NaN gives NaN everywhere, a :math:`-\infty` next to finite
 logits gives :math:`\log p = -\infty` and :math:`p = 0`.
 
-The exponential is computed as :math:`e^t = 2^{t \log_2 e}`: torch's CPU ``exp2`` is about three times
-faster than its ``exp``, and the one extra rounding (of :math:`t \log_2 e`) keeps the softmax within a few
-units in the last place, the accuracy of torch's own softmax kernel (the chapter measures both).
-
-Half-precision logits (float16, bfloat16) are processed in float32 and the caller rounds the results, as
+Half-precision logits (float16, bfloat16) are processed in float32 and the caller rounds the results once, as
 torch's CPU kernels accumulate in float32: see :func:`accumulate_dtype`.
 
 Chapter: ``book/classification/cross_entropy.ipynb``.
@@ -31,7 +27,8 @@ import math
 import torch
 from torch import Tensor
 
-LOG2_E = math.log2(math.e)  # e^t = 2^(t log2 e)
+# log2(e). Not used here: kept because refimpl/large_output/linear_cross_entropy.py still imports it.
+LOG2_E = math.log2(math.e)
 
 
 def accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -47,24 +44,13 @@ def row_max(logits: Tensor, dim: int) -> Tensor:
     return logits.detach().amax(dim, keepdim=True)  # the shift cancels in p and log p: no gradient through it
 
 
-def fast_exp_(t: Tensor) -> Tensor:
-    r""":math:`e^t` in place, as :math:`2^{t \log_2 e}`, on a fresh tensor that nothing else holds."""
-    return t.mul_(LOG2_E).exp2_()
-
-
-def fast_exp(t: Tensor) -> Tensor:
-    r""":math:`e^t` as :math:`2^{t \log_2 e}`, in a new tensor (differentiable: the in-place ``exp2_`` acts on
-    the product, which ``mul`` does not save)."""
-    return torch.mul(t, LOG2_E).exp2_()
-
-
 def log_softmax(logits: Tensor, dim: int) -> Tensor:
-    r""":math:`\log p = (z - m) - \log s` along ``dim`` (differentiable)."""
-    shifted = logits - row_max(logits, dim)
-    return shifted - fast_exp(shifted).sum(dim, keepdim=True).log()
+    r""":math:`\log p = (z - m) - \log\sum e^{z - m}` along ``dim`` (differentiable)."""
+    shifted = logits - row_max(logits, dim)  # z - m <= 0: exp cannot overflow
+    return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
 
 def softmax(logits: Tensor, dim: int) -> Tensor:
-    r""":math:`p = e^{z - m} / s` along ``dim`` (differentiable)."""
-    e = fast_exp(logits - row_max(logits, dim))
-    return e / e.sum(dim, keepdim=True)
+    r""":math:`p = e^{z - m} / \sum e^{z - m}` along ``dim`` (differentiable)."""
+    exp = (logits - row_max(logits, dim)).exp()
+    return exp / exp.sum(dim, keepdim=True)

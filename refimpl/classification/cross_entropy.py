@@ -7,12 +7,14 @@ softmax; class-index targets share their validation, ignore mask and weighted me
 Chapter: ``book/classification/cross_entropy.ipynb``.
 """
 
+import math
+
 import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import WeightedLoss
-from refimpl.classification._log_softmax import accumulate_dtype, fast_exp, fast_exp_, log_softmax, row_max, softmax
+from refimpl.classification._log_softmax import accumulate_dtype, log_softmax, softmax
 from refimpl.classification.nll import (
     batched,
     check_arguments,
@@ -20,6 +22,7 @@ from refimpl.classification.nll import (
     check_target_range,
     class_target_mask,
     flat_weight,
+    one_hot_mask,
     position_scale,
     reduce_class_losses,
     target_coefficients,
@@ -112,6 +115,24 @@ def cross_entropy(
         NotImplementedError: integer, bool or complex input.
         TypeError: a non-tensor argument; a non-integer ``ignore_index``; a non-number ``label_smoothing``.
     """
+    reduction, ignore_index, smoothing = _validate_cross_entropy(
+        input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing
+    )
+    return _CrossEntropyLossFunction.apply(input, target, weight, ignore_index, reduction, smoothing)
+
+
+def _validate_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    size_average: bool | None,
+    ignore_index: int,
+    reduce: bool | None,
+    reduction: str,
+    label_smoothing: float,
+) -> tuple[str, int, float]:
+    """torch's checks of :func:`cross_entropy`, in torch's order, for the mode that ``target``'s shape selects.
+    Returns the resolved reduction, ``ignore_index`` and the smoothing :math:`\varepsilon` (0 unless > 0)."""
     reduction = _reduction.resolve("cross_entropy", reduction, size_average, reduce)
     ignore_index = check_arguments("cross_entropy", "cross_entropy_loss", input, target, weight, ignore_index)
     _checks.check_same_device("cross_entropy", input=input, target=target, weight=weight)
@@ -122,15 +143,15 @@ def cross_entropy(
     smoothing = label_smoothing if label_smoothing > 0 else 0.0
     if input.shape == target.shape:  # torch's only test for class probabilities
         check_probability_target(input, target, weight, ignore_index, smoothing)
-        return _CrossEntropyLossFunction.apply(input, target, weight, ignore_index, reduction, smoothing, None, None)
+        return reduction, ignore_index, smoothing
     check_smoothing_range(smoothing)
     check_logits(input)
     classes = check_class_targets("cross_entropy", input, target, weight, checked_input=True)
-    safe_target, keep = class_target_mask(target, ignore_index)
+    safe_target, _ = class_target_mask(target, ignore_index)
     check_target_range("cross_entropy", safe_target, classes, ignore_index)
     if smoothing > 0:
         check_smoothing_quirks(input, target, weight, reduction)
-    return _CrossEntropyLossFunction.apply(input, target, weight, ignore_index, reduction, smoothing, safe_target, keep)
+    return reduction, ignore_index, smoothing
 
 
 def cross_entropy_grad(
@@ -141,60 +162,49 @@ def cross_entropy_grad(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
-    probs: Tensor | None = None,
-    log_probs: Tensor | None = None,
     wrt: tuple[str, ...] = ("input", "target", "weight"),
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     r"""Hand-derived gradient of :func:`cross_entropy`: ``(grad_input, grad_target, grad_weight)``.
 
-    With :math:`\partial \log p_{n,c'} / \partial z_{n,c} = [c = c'] - p_{n,c}`, a loss
-    :math:`-\sum_{c'} a_{c'} \log p_{n,c'}` has gradient :math:`p_{n,c} \sum_{c'} a_{c'} - a_c`. Index
-    targets have :math:`a = w_{y_n} k_n \operatorname{onehot}(y_n)`, so
+    Every form of the loss is :math:`-\sum_c a_{n,c} \log p_{n,c}` with coefficients :math:`a` that do not
+    depend on the logits, and :math:`\partial \log p_{n,c'} / \partial z_{n,c} = [c = c'] - p_{n,c}` gives
 
     .. math::
 
-        \frac{\partial L}{\partial z_{n,c}} = \sigma_n\, w_{y_n} k_n\, (p_{n,c} - [c = y_n]),
+        \frac{\partial L}{\partial z_{n,c}} = p_{n,c} \sum_{c'} a_{n,c'} - a_{n,c}.
 
-    "softmax minus one-hot", scaled by the reduction's :math:`\sigma_n` (:math:`g_n`, :math:`g`, or
-    :math:`g / \sum_m w_{y_m} k_m`). Label smoothing adds :math:`a = \tfrac{\varepsilon}{C} k_n w`
-    to :math:`(1 - \varepsilon)` times that :math:`a`. Probability targets have :math:`a = w \odot q_n`
-    and :math:`\sigma_n` = :math:`g_n`, :math:`g` or :math:`g / (N d_1 \cdots d_K)`, and also
+    Index targets have :math:`a_{n,c} = \sigma_n k_n \big((1 - \varepsilon)\, w_{y_n} [c = y_n]
+    + \tfrac{\varepsilon}{C} w_c\big)`, so without smoothing the gradient is
+    :math:`\sigma_n w_{y_n} k_n (p_{n,c} - [c = y_n])`, "softmax minus one-hot", scaled by the reduction's
+    :math:`\sigma_n` (:math:`g_n`, :math:`g`, or :math:`g / \sum_m w_{y_m} k_m`). Probability targets have
+    :math:`a_{n,c} = \sigma_n w_c q_{n,c}` with :math:`\sigma_n` = :math:`g_n`, :math:`g` or
+    :math:`g / (N d_1 \cdots d_K)`, and also
 
     .. math::
 
         \frac{\partial L}{\partial y_{n,c}} = -(1 - \varepsilon)\, \sigma_n\, w_c \log p_{n,c}, \qquad
         \frac{\partial L}{\partial w_c} = -\sum_n \sigma_n\, q_{n,c} \log p_{n,c}.
 
-    ``grad_target`` and ``grad_weight`` are ``None`` for index targets (not differentiable), and so is any
-    gradient not named in ``wrt``. ``probs`` and ``log_probs`` are the softmax and log-softmax of ``input``
-    along the class dimension when the caller already has them (the forward saves them); what is missing is
-    computed here from ``input`` (differentiably, so the gradient has a gradient).
+    ``p`` and ``log p`` are recomputed from ``input`` (in float32 for half precision), with differentiable
+    operations, so the gradient has a gradient. ``grad_target`` and ``grad_weight`` are ``None`` for index
+    targets (not differentiable), and so is any gradient not named in ``wrt``.
     """
     smoothing = label_smoothing if label_smoothing > 0 else 0.0
-    x = input.unsqueeze(0) if input.dim() == 1 else input
-    classes = x.shape[1]
-    if probs is None:
-        probs = softmax(x.to(accumulate_dtype(x.dtype)), 1)
     if input.shape == target.shape:
-        if log_probs is None:
-            log_probs = log_softmax(x.to(accumulate_dtype(x.dtype)), 1)
-        return _probability_target_grad(grad_output, input, target, weight, reduction, smoothing, probs, log_probs,
-                                        wrt)
-    if "input" not in wrt:  # class indices and their weights are not differentiable
-        return None, None, None
-    _, safe_target, keep = batched(input, *class_target_mask(target, ignore_index))
+        return _probability_target_grad(grad_output, input, target, weight, reduction, smoothing, wrt)
+    z, target = batched(input, target)  # an unbatched (C) input is a batch of one
+    classes = z.shape[1]
+    p = softmax(z.to(accumulate_dtype(z.dtype)), 1)  # float32 for half precision
+    safe_target, keep = class_target_mask(target, ignore_index)
     w = flat_weight(weight)
-    coef = target_coefficients(grad_output, safe_target, keep, w, reduction, x.dtype).to(probs.dtype).unsqueeze(1)
-    if smoothing == 0:
-        grad = probs * coef  # p - onehot, the onehot part added at the target below
-    else:
-        per_class = position_scale(grad_output, safe_target, keep, w, reduction, x.dtype).to(probs.dtype)
-        per_class = per_class.unsqueeze(1) * (smoothing / classes)  # (eps / C) sigma_n k_n, without w_{y_n}
-        weight_sum = classes if w is None else w.sum().to(probs.dtype)
-        grad = probs * ((1 - smoothing) * coef + per_class * weight_sum)
-        grad.sub_(per_class if w is None else per_class * class_view(w, x.dim()))
-        coef = coef * (1 - smoothing)
-    grad.scatter_add_(1, safe_target.unsqueeze(1), -coef)  # the - onehot: one entry per position
+    # a_{n,c} = sigma_n k_n ((1 - eps) w_{y_n} [c = y_n] + (eps / C) w_c), the coefficient of -log p_{n,c}
+    at_target = target_coefficients(grad_output, safe_target, keep, w, reduction, z.dtype).to(p.dtype)
+    a = torch.where(one_hot_mask(safe_target, classes), (1 - smoothing) * at_target.unsqueeze(1), 0)
+    if smoothing > 0:
+        sigma = position_scale(grad_output, safe_target, keep, w, reduction, z.dtype).to(p.dtype)  # sigma_n k_n
+        w_c = 1.0 if w is None else class_view(w, z.dim()).to(p.dtype)
+        a = a + (smoothing / classes) * sigma.unsqueeze(1) * w_c
+    grad = p * a.sum(1, keepdim=True) - a  # without smoothing: sigma_n w_{y_n} k_n (p - onehot)
     return grad.to(input.dtype).reshape(input.shape), None, None
 
 
@@ -205,38 +215,34 @@ def _probability_target_grad(
     weight: Tensor | None,
     reduction: str,
     smoothing: float,
-    probs: Tensor,
-    log_probs: Tensor,
     wrt: tuple[str, ...],
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """The three gradients of :func:`cross_entropy` with class-probability targets (see its formulas)."""
-    x, y = (input.unsqueeze(0), target.unsqueeze(0)) if input.dim() == 1 else (input, target)
-    classes = x.shape[1]
+    z, y = (input.unsqueeze(0), target.unsqueeze(0)) if input.dim() == 1 else (input, target)
+    classes = z.shape[1]
     dtype = torch.promote_types(input.dtype, target.dtype)  # the loss's dtype: input, target and weight promoted
     if weight is not None:
         dtype = torch.promote_types(dtype, weight.dtype)
     q = smoothed(y, smoothing, classes).to(dtype)  # smoothed in the target's dtype, then promoted, as torch
-    w = None if weight is None else class_view(weight, x.dim()).to(dtype)
+    w = 1.0 if weight is None else class_view(weight, z.dim()).to(dtype)
+    positions = z.shape[:1] + z.shape[2:]  # (N, d_1, ..., d_K)
     if reduction == "none":
-        sigma = grad_output.reshape(x.shape[:1] + x.shape[2:]).unsqueeze(1).to(dtype)
-    elif reduction == "sum":
-        sigma = grad_output.to(dtype)
+        sigma = grad_output.reshape(positions).unsqueeze(1)  # g_n, broadcast over the classes
     else:
-        sigma = (grad_output / (input.numel() // classes) if input.numel() else grad_output).to(dtype)
+        sigma = grad_output / math.prod(positions) if reduction == "mean" else grad_output
+    sigma = sigma.to(dtype)
+    log_p = log_softmax(z.to(accumulate_dtype(z.dtype)), 1).to(input.dtype).to(dtype)  # as the forward's log p
     grad_input = grad_target = grad_weight = None
-    if "input" in wrt:  # sigma (p sum_c w_c q_c - w q): two passes over the classes
-        weight_q = q.sum(1, keepdim=True) if w is None else torch.tensordot(q, w.flatten(), ([1], [0])).unsqueeze(1)
-        grad_input = probs * (sigma * weight_q).to(probs.dtype)
-        grad_input = grad_input.to(dtype).addcmul_(q, sigma if w is None else sigma * w, value=-1)
-        grad_input = grad_input.to(input.dtype).reshape(input.shape)
-    log_probs = log_probs.to(input.dtype).to(dtype)  # torch's log-softmax output has the input's dtype
+    if "input" in wrt:
+        p = softmax(z.to(accumulate_dtype(z.dtype)), 1)  # float32 for half precision
+        a = sigma * w * q  # the coefficient of -log p_{n,c}
+        grad_input = (p * a.sum(1, keepdim=True) - a).to(input.dtype).reshape(input.shape)
     if "target" in wrt:
-        factor = -sigma if w is None else -sigma * w
-        grad_target = log_probs * (factor * (1 - smoothing) if smoothing > 0 else factor)
+        grad_target = -(1 - smoothing) * sigma * w * log_p
         grad_target = grad_target.to(target.dtype).reshape(target.shape)
     if "weight" in wrt and weight is not None:
-        dims = [d for d in range(x.dim()) if d != 1]
-        grad_weight = (q * log_probs).mul_(-sigma).sum(dims).to(weight.dtype).reshape(weight.shape)
+        dims = [d for d in range(z.dim()) if d != 1]
+        grad_weight = -(sigma * q * log_p).sum(dims).to(weight.dtype).reshape(weight.shape)
     return grad_input, grad_target, grad_weight
 
 
@@ -244,46 +250,40 @@ class _CrossEntropyLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`cross_entropy`. Backward: :func:`cross_entropy_grad`."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, ignore_index: int, reduction: str, smoothing: float, safe_target, keep):
-        # safe_target and keep: class_target_mask(target) for index targets (None for probabilities)
-        x = input.unsqueeze(0) if input.dim() == 1 else input
-        logits = x.to(accumulate_dtype(x.dtype))  # float32 for half precision, as torch's CPU kernel
-        shift = row_max(logits, 1)  # the stable log-sum-exp: every exponent <= 0
-        needs_log_probs = safe_target is None or smoothing > 0  # probability targets, label smoothing
-        shifted = torch.sub(logits, shift)
-        probs = fast_exp(shifted) if needs_log_probs else fast_exp_(shifted)  # e^(z - shift), in one buffer
-        sum_exp = probs.sum(1, keepdim=True)
-        log_sum_exp = sum_exp.log()  # log p = (z - shift) - log_sum_exp
-        log_probs = shifted.sub_(log_sum_exp) if needs_log_probs else None
-        if safe_target is None:
-            loss = probability_target_loss(log_probs.to(input.dtype), target, weight, reduction, smoothing, input)
+    def forward(
+        input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str, smoothing: float
+    ) -> Tensor:
+        z = input.unsqueeze(0) if input.dim() == 1 else input  # an unbatched (C) input is a batch of one
+        # log p = z - m - log(sum(exp(z - m))); half precision in float32, rounded once, as torch's CPU kernel
+        log_p = log_softmax(z.to(accumulate_dtype(z.dtype)), 1).to(z.dtype)
+        if input.shape == target.shape:  # class probabilities: -sum_c w_c q_{n,c} log p_{n,c}
+            loss = probability_target_loss(log_p, target, weight, reduction, smoothing, input)
         else:
-            _, safe_target, keep = batched(input, safe_target, keep)
-            index = safe_target.unsqueeze(1)
-            # -log p_y = log_sum_exp - (z_y - shift): both terms small, no cancellation of large numbers
-            neg_log_p = (log_sum_exp - (logits.gather(1, index) - shift)).squeeze(1)
+            y = target.reshape(1) if input.dim() == 1 else target
+            safe_target, keep = class_target_mask(y, ignore_index)  # y_n (class 0 where ignored) and k_n
             w = flat_weight(weight)
-            loss = reduce_class_losses(neg_log_p.to(input.dtype), safe_target, keep, w, reduction)
-            if smoothing > 0:
-                loss = (1 - smoothing) * loss + smoothing_term(log_probs, safe_target, keep, w, reduction,
-                                                                input.dtype) * (smoothing / x.shape[1])
-            log_probs = None  # not needed by the backward of index targets
-        probs.div_(sum_exp)  # now the softmax p, which the backward needs
-        ctx.save_for_backward(input, target, weight, probs, log_probs)
-        ctx.ignore_index, ctx.reduction, ctx.smoothing = ignore_index, reduction, smoothing
+            log_p_y = log_p.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # log p_{n, y_n}
+            loss = reduce_class_losses(-log_p_y, safe_target, keep, w, reduction)  # the NLL of log p
+            if smoothing > 0:  # (1 - eps) NLL + (eps / C) R
+                uniform = smoothing_term(log_p, safe_target, keep, w, reduction, z.dtype)
+                loss = (1 - smoothing) * loss + uniform * (smoothing / z.shape[1])
         return loss.reshape(()) if input.dim() == 1 else loss
 
     @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, weight, ignore_index, reduction, smoothing = inputs
+        ctx.save_for_backward(input, target, weight)
+        ctx.ignore_index, ctx.reduction, ctx.smoothing = ignore_index, reduction, smoothing
+
+    @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, weight, probs, log_probs = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph=True: recompute p and log p from input, differentiably
-            probs = log_probs = None
+        input, target, weight = ctx.saved_tensors
         names = ("input", "target", "weight")
         wrt = tuple(name for name, needed in zip(names, ctx.needs_input_grad[:3], strict=True) if needed)
         grad_input, grad_target, grad_weight = cross_entropy_grad(
-            grad_output, input, target, weight, ctx.ignore_index, ctx.reduction, ctx.smoothing, probs, log_probs, wrt
+            grad_output, input, target, weight, ctx.ignore_index, ctx.reduction, ctx.smoothing, wrt=wrt
         )
-        return grad_input, grad_target, grad_weight, None, None, None, None, None
+        return grad_input, grad_target, grad_weight, None, None, None
 
 
 class CrossEntropyLoss(WeightedLoss):

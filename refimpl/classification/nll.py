@@ -1,7 +1,8 @@
 r"""Negative log-likelihood loss, as ``torch.nn.functional.nll_loss`` computes it.
 
 Also the pieces ``cross_entropy`` shares with it: the validation of class-index targets (torch's checks,
-in torch's order), the target mask for ``ignore_index`` and the class-weighted reduction.
+in torch's order), the target mask for ``ignore_index``, the class-weighted reduction and the coefficients
+of its gradient.
 
 Chapter: ``book/classification/nll.ipynb``.
 """
@@ -70,13 +71,27 @@ def nll_loss(
         NotImplementedError: integer, bool or complex input.
         TypeError: a non-tensor input, target or weight; a non-integer ``ignore_index``.
     """
+    reduction, ignore_index = _validate_nll_loss(input, target, weight, size_average, ignore_index, reduce, reduction)
+    return _NLLLossFunction.apply(input, target, weight, ignore_index, reduction)
+
+
+def _validate_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    size_average: bool | None,
+    ignore_index: int,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, int]:
+    """torch's checks of :func:`nll_loss`, in torch's order; returns the resolved reduction and ``ignore_index``."""
     reduction = _reduction.resolve("nll_loss", reduction, size_average, reduce)
     ignore_index = check_arguments("nll_loss", "nll_loss_nd", input, target, weight, ignore_index)
     _checks.check_same_device("nll_loss", input=input, target=target, weight=weight)
     classes = check_class_targets("nll_loss", input, target, weight)
-    safe_target, keep = class_target_mask(target, ignore_index)
+    safe_target, _ = class_target_mask(target, ignore_index)
     check_target_range("nll_loss", safe_target, classes, ignore_index)
-    return _NLLLossFunction.apply(input, target, weight, ignore_index, reduction, safe_target, keep)
+    return reduction, ignore_index
 
 
 def nll_loss_grad(
@@ -86,26 +101,24 @@ def nll_loss_grad(
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
-    mask: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     r"""Hand-derived gradient of :func:`nll_loss` with respect to ``input`` (the only differentiable input).
 
     .. math::
 
-        \frac{\partial L}{\partial x_{n,c}} = -\,s_n\, w_{y_n} k_n\, [c = y_n], \qquad
-        s_n = \begin{cases} g_n & \text{'none'} \\ g & \text{'sum'} \\
+        \frac{\partial L}{\partial x_{n,c}} = -\,\sigma_n\, w_{y_n} k_n\, [c = y_n], \qquad
+        \sigma_n = \begin{cases} g_n & \text{'none'} \\ g & \text{'sum'} \\
         g \,/\, \sum_m w_{y_m} k_m & \text{'mean'} \end{cases}
 
     A single nonzero entry per position, at the target class; rows of ignored targets are 0 even when
-    the 'mean' divides by a total weight of 0 (torch skips them). ``input`` only supplies the shape and
-    dtype: the loss is linear in it. ``mask``, the forward's ``class_target_mask(target, ignore_index)``, is
-    reused when given.
+    the 'mean' divides by a total weight of 0 (torch skips them). The loss is linear in ``input``, so its
+    values do not appear: ``input`` only supplies the shape and dtype.
     """
-    if mask is None:
-        mask = class_target_mask(target, ignore_index)
-    x, safe_target, keep = batched(input, *mask)
-    per_position = -target_coefficients(grad_output, safe_target, keep, flat_weight(weight), reduction, x.dtype)
-    grad = torch.zeros_like(x).scatter_(1, safe_target.unsqueeze(1), per_position.unsqueeze(1))
+    x, target = batched(input, target)
+    safe_target, keep = class_target_mask(target, ignore_index)
+    coefficient = target_coefficients(grad_output, safe_target, keep, flat_weight(weight), reduction, x.dtype)
+    # -sigma_n w_{y_n} k_n at c = y_n, an exact 0 elsewhere (where, not a product: 0 * inf would be NaN)
+    grad = torch.where(one_hot_mask(safe_target, x.shape[1]), -coefficient.unsqueeze(1), 0)
     return grad.reshape(input.shape)
 
 
@@ -113,22 +126,25 @@ class _NLLLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`nll_loss`. Backward: :func:`nll_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, ignore_index: int, reduction: str, safe_target: Tensor, keep: Tensor):
-        # safe_target and keep: class_target_mask(target), computed (and range-checked) by nll_loss already
-        ctx.save_for_backward(input, target, weight, safe_target, keep)
-        ctx.ignore_index, ctx.reduction = ignore_index, reduction
-        x, safe_target, keep = batched(input, safe_target, keep)
-        picked = x.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # x_{n, y_n} (class 0 at ignored positions)
-        loss = reduce_class_losses(picked.neg(), safe_target, keep, flat_weight(weight), reduction)
+    def forward(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> Tensor:
+        x, target = batched(input, target)  # an unbatched (C) input is a batch of one
+        safe_target, keep = class_target_mask(target, ignore_index)  # y_n (class 0 where ignored) and k_n
+        picked = x.gather(1, safe_target.unsqueeze(1)).squeeze(1)  # x_{n, y_n}
+        # l_n = -w_{y_n} x_{n, y_n} k_n, then 'none', 'sum' or the weighted 'mean'
+        loss = reduce_class_losses(-picked, safe_target, keep, flat_weight(weight), reduction)
         return loss.reshape(()) if input.dim() == 1 else loss
 
     @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, weight, ignore_index, reduction = inputs
+        ctx.save_for_backward(input, target, weight)
+        ctx.ignore_index, ctx.reduction = ignore_index, reduction
+
+    @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, weight, safe_target, keep = ctx.saved_tensors
-        grad_input = nll_loss_grad(
-            grad_output, input, target, weight, ctx.ignore_index, ctx.reduction, mask=(safe_target, keep)
-        )
-        return grad_input, None, None, None, None, None, None
+        input, target, weight = ctx.saved_tensors
+        grad_input = nll_loss_grad(grad_output, input, target, weight, ctx.ignore_index, ctx.reduction)
+        return grad_input, None, None, None, None
 
 
 class NLLLoss(WeightedLoss):
@@ -268,6 +284,13 @@ def class_target_mask(target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor
     target = target.long()  # uint8 targets compare with ignore_index as integers, as in torch's kernel
     keep = target != ignore_index
     return torch.where(keep, target, 0), keep
+
+
+def one_hot_mask(target: Tensor, classes: int) -> Tensor:
+    """The indicator :math:`[c = y_n]` as a boolean tensor with the classes along dim 1: shape ``(N, C, d_1, ...)``
+    for targets of shape ``(N, d_1, ...)``."""
+    class_index = torch.arange(classes, device=target.device).reshape(1, classes, *([1] * (target.dim() - 1)))
+    return class_index == target.unsqueeze(1)
 
 
 def check_target_range(fn_name: str, safe_target: Tensor, classes: int, ignore_index: int) -> None:
