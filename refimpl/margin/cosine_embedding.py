@@ -162,17 +162,18 @@ def cosine_embedding_loss_grad(
     # a target of shape (N,) against one pair of rows (1, D) makes N losses of one cosine: summed back here
     g = (slope * _reduction.grad_scale(grad_output, reduction, slope.numel())).sum_to_size(cos.shape)
     # The chain rule through cos = p / d, d = sqrt(a b), one factor per line in the order of torch's backward, each
-    # in the dtype of the tensor it differentiates, so that float16 rounds alike (x2 / d - cos x1 / a cancels for
-    # parallel vectors: the rounding is then all that is left)
+    # in the dtype of the tensor it differentiates, so that low precisions round as torch's (x2 / d - cos x1 / a
+    # cancels for parallel vectors, and the rounding is then all that is left)
     grad_p = (g / d).to(torch.result_type(input1, input2))  # d cos / d p = 1 / d
     grad_d = (-g * (cos / d)).to(d.dtype)  # d cos / d d = -p / d^2 = -cos / d
     grad_ab = grad_d / (2 * d)  # d sqrt(u) / du = 1 / (2 sqrt(u)) at u = a b
     grad_a = (grad_ab * b).sum_to_size(a.shape).to(a.dtype)  # = -g cos / (2 a), since d^2 = a b
     grad_b = (grad_ab * a).sum_to_size(b.shape).to(b.dtype)
-    # dp/dx1 = x2 and da/dx1 = 2 x1: g (x2 / d - cos x1 / a); (2 grad_a) x1 rounds as torch's grad_a x1 + grad_a x1
+    # dp/dx1 = x2 and da/dx1 = 2 x1: g (x2 / d - cos x1 / a). 2 (grad_a x1) is torch's grad_a x1 + grad_a x1, bit
+    # for bit (doubling is exact); (2 grad_a) x1 would round differently where grad_a x1 is subnormal
     pair = torch.broadcast_shapes(input1.shape, input2.shape)
-    grad1 = _pull(grad_p, input2, pair, input1) + ((2 * grad_a).unsqueeze(-1) * input1).to(input1.dtype)
-    grad2 = _pull(grad_p, input1, pair, input2) + ((2 * grad_b).unsqueeze(-1) * input2).to(input2.dtype)
+    grad1 = _pull(grad_p, input2, pair, input1) + 2 * (grad_a.unsqueeze(-1) * input1).to(input1.dtype)
+    grad2 = _pull(grad_p, input1, pair, input2) + 2 * (grad_b.unsqueeze(-1) * input2).to(input2.dtype)
     return grad1, grad2
 
 
