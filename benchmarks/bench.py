@@ -1,32 +1,44 @@
-"""Time refimpl against torch, forward plus backward, side by side in one process.
+"""Time torch, refimpl, torch.compile(refimpl) and refimpl.fast, forward plus backward, side by side in one process.
 
-Every loss is timed twice: as a function (``refimpl.functional.<name>`` against
-``torch.nn.functional.<name>``) and as a module (``refimpl.nn.<Class>`` against ``torch.nn.<Class>``, built
-with the same options and weights, called on the same inputs). For every loss, kind and size, the two
-implementations run interleaved (torch, refimpl, torch, refimpl, ...) so that both see the same machine
-state; each timing is the median of ``--repeats`` runs. The ratio refimpl / torch is printed per loss, with
-the geometric mean over the large size; ``--json PATH`` also writes the results and the machine.
+Four contenders per loss, called as functions on the same inputs:
+
+- ``torch``: ``torch.nn.functional.<name>`` (torch's fused kernel, or its chain of operations);
+- ``refimpl``: ``refimpl.functional.<name>``, the readable reference the book prints;
+- ``compiled``: ``torch.compile(refimpl.functional.<name>)`` (inductor; on the CPU it generates C++);
+- ``fast``: ``refimpl.fast.<name>``, the hand-tuned implementation (the readable one where nothing pays).
+
+Modules (``--kind module``) compare ``torch.nn.<Class>`` with ``refimpl.nn.<Class>`` only. For every loss and
+size the contenders run interleaved (torch, refimpl, compiled, fast, torch, ...) so that all see the same machine
+state; each timing is the median of ``--repeats`` runs, after a warm-up call of each (which is where
+torch.compile compiles). The ratios to torch are printed per loss, with their geometric mean over the large
+size; ``--json PATH`` also writes the results and the machine. ``--memory`` adds the peak memory of the
+large-output losses (each contender in a fresh process, at the large size).
 
     python benchmarks/bench.py                  # CPU, and CUDA when available
     python benchmarks/bench.py --threads 1      # single-threaded
-    python benchmarks/bench.py --repeats 31 --loss huber_loss --kind functional
-    python benchmarks/bench.py --json results.json
+    python benchmarks/bench.py --repeats 31 --loss huber_loss
+    python benchmarks/bench.py --json results.json --memory
 """
 
 import argparse
 import datetime
+import functools
 import itertools
 import json
 import math
 import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import refimpl.fast as FAST
 import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl.testing import torch_functional
@@ -279,15 +291,29 @@ def time_once(fn: Callable, args: tuple, kwargs: dict, device: str) -> float:
     return time.perf_counter() - start
 
 
-def implementations(name: str, kind: str, size: str, device: str) -> tuple[Callable, Callable, tuple, dict]:
-    """``(torch's, refimpl's, positional inputs, keyword arguments)`` of one loss, kind and size."""
+CONTENDERS = ("torch", "refimpl", "compiled", "fast")
+MODULE_CONTENDERS = ("torch", "refimpl")
+LARGE_OUTPUT = ("adaptive_log_softmax", "linear_cross_entropy")  # the losses whose point is memory
+
+
+@functools.cache
+def compiled(name: str) -> Callable:
+    """``torch.compile`` of the readable refimpl function (one compiled callable per loss, reused across sizes)."""
+    return torch.compile(getattr(RF, name))
+
+
+def contenders(name: str, kind: str, size: str, device: str) -> tuple[dict[str, Callable], tuple, dict]:
+    """``({contender: callable}, positional inputs, keyword arguments)`` of one loss, kind and size."""
     make_inputs, options = BENCHMARKS[name]
     args, extra = make_inputs(*SIZES[size], device)
     kwargs = {**options, **extra}
     if kind == "functional":
-        return torch_functional(name), getattr(RF, name), args, kwargs
-    torch_module, ref_module = (ModuleLoss(namespace, name, args, kwargs, device) for namespace in (torch.nn, RN))
-    return torch_module, ref_module, args, {}
+        functions = {"torch": torch_functional(name), "refimpl": getattr(RF, name), "compiled": compiled(name),
+                     "fast": getattr(FAST, name)}
+        return functions, args, kwargs
+    modules = {side: ModuleLoss(namespace, name, args, kwargs, device)
+               for side, namespace in (("torch", torch.nn), ("refimpl", RN))}
+    return modules, args, {}
 
 
 class _OpCounter(TorchDispatchMode):
@@ -321,13 +347,15 @@ def graph_nodes(loss: torch.Tensor) -> int:
 
 
 def count_ops(name: str, kind: str, device: str) -> dict:
-    """What one forward and backward at the small size does, for torch and refimpl: ``*_ops``, the aten
-    operations dispatched (each costs a fixed few microseconds of Python, dispatcher and kernel launch before any
-    arithmetic); ``*_writes``, those writing a tensor of the first input's size, new or in place (one pass over
-    memory each); ``*_nodes``, the nodes of the autograd graph."""
-    torch_fn, ref_fn, args, kwargs = implementations(name, kind, "small", device)
+    """What one forward and backward at the small size does, for torch, refimpl and refimpl.fast: ``*_ops``, the
+    aten operations dispatched (each costs a fixed few microseconds of Python, dispatcher and kernel launch before
+    any arithmetic); ``*_writes``, those writing a tensor of the first input's size, new or in place (one pass
+    over memory each); ``*_nodes``, the nodes of the autograd graph."""
+    functions, args, kwargs = contenders(name, kind, "small", device)
     counts = {}
-    for side, fn in (("torch", torch_fn), ("refimpl", ref_fn)):
+    for side, fn in functions.items():
+        if side == "compiled":
+            continue  # a compiled graph dispatches its own kernels, not aten operations
         leaf = args[0].detach().requires_grad_(True)
         with _OpCounter(leaf.numel()) as counter:
             loss = fn(leaf, *args[1:], **kwargs)
@@ -351,16 +379,41 @@ def op_latency_us(device: str, calls: int = 2000) -> float:
     return 1e6 * statistics.median(times)
 
 
-def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple[float, float]:
-    """Median seconds (torch, refimpl) over interleaved repetitions, after a warm-up of each."""
-    torch_fn, ref_fn, args, kwargs = implementations(name, kind, size, device)
-    for fn in (torch_fn, ref_fn):
-        time_once(fn, args, kwargs, device)
-    torch_times, ref_times = [], []
+def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple[dict[str, float], dict[str, str]]:
+    """({contender: median seconds}, {contender: error}) over interleaved repetitions, after a warm-up of each (a
+    contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed)."""
+    functions, args, kwargs = contenders(name, kind, size, device)
+    errors = {}
+    for side, fn in list(functions.items()):
+        try:
+            time_once(fn, args, kwargs, device)
+        except Exception as error:  # noqa: BLE001 - recorded in the results, e.g. a torch.compile failure
+            errors[side] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            del functions[side]
+    times: dict[str, list[float]] = {side: [] for side in functions}
     for _ in range(repeats):
-        torch_times.append(time_once(torch_fn, args, kwargs, device))
-        ref_times.append(time_once(ref_fn, args, kwargs, device))
-    return statistics.median(torch_times), statistics.median(ref_times)
+        for side, fn in functions.items():
+            times[side].append(time_once(fn, args, kwargs, device))
+    return {side: statistics.median(values) for side, values in times.items()}, errors
+
+
+def peak_memory_mib(name: str, contender: str, device: str) -> float:
+    """Peak resident memory of one forward and backward of ``contender`` at the large size, in MiB above the
+    inputs: measured in a fresh process (``ru_maxrss``), so that nothing else has touched its pages."""
+    command = [sys.executable, __file__, "--memory-child", f"{name}:{contender}:{device}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["extra_mib"]
+
+
+def memory_child(spec: str) -> None:
+    """The child of :func:`peak_memory_mib`: print the peak RSS above the RSS with the inputs allocated."""
+    name, contender, device = spec.split(":")
+    functions, args, kwargs = contenders(name, "functional", "large", device)
+    with open("/proc/self/statm") as f:
+        before = int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    time_once(functions[contender], args, kwargs, device)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"extra_mib": peak - before}))
 
 
 def machine(threads: int) -> dict:
@@ -388,45 +441,66 @@ def geometric_mean(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15, help="timed repetitions per implementation (median)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed repetitions per contender (median)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--loss", action="append", help="only these losses (repeatable)")
-    parser.add_argument("--kind", action="append", choices=KINDS, help="functional, module (default: both)")
+    parser.add_argument("--kind", action="append", choices=KINDS, help="functional (default), module")
     parser.add_argument("--device", action="append", help="only these devices (default: cpu, and cuda if present)")
+    parser.add_argument("--memory", action="store_true", help="also the peak memory of the large-output losses")
     parser.add_argument("--json", metavar="PATH", help="also write the results and the machine to PATH")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.memory_child:
+        memory_child(options.memory_child)
+        return
     if options.threads:
         torch.set_num_threads(options.threads)
     devices = options.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     names = options.loss or list(BENCHMARKS)
-    kinds = options.kind or list(KINDS)
+    kinds = options.kind or ["functional"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {options.repeats}, "
-          "forward + backward")
-    results, means, latency = [], [], {}
+          "forward + backward; ratios to torch")
+    results, means, latency, memory = [], [], {}, []
     for device in devices:
         latency[device] = op_latency_us(device)
-        print(f"\n{device}: {'loss':<33} {'kind':<10} {'size':<6} {'torch ms':>9} {'refimpl ms':>11} {'ratio':>6}")
-        large_ratios: dict[str, list[float]] = {kind: [] for kind in kinds}
+        print(f"\n{device}: {'loss':<33} {'kind':<10} {'size':<6} {'torch ms':>9} "
+              + " ".join(f"{side:>9}" for side in CONTENDERS[1:]))
+        large_ratios: dict[tuple[str, str], list[float]] = {}
         for name in names:
             for kind in kinds:
                 for size in SIZES:
-                    t_torch, t_ref = compare(name, kind, size, device, options.repeats)
-                    ratio = t_ref / t_torch
+                    seconds, errors = compare(name, kind, size, device, options.repeats)
+                    ratios = {side: seconds[side] / seconds["torch"] for side in seconds if side != "torch"}
                     if size == "large":
-                        large_ratios[kind].append(ratio)
-                    results.append({"loss": name, "kind": kind, "size": size, "device": device,
-                                    "torch_ms": 1e3 * t_torch, "refimpl_ms": 1e3 * t_ref, "ratio": ratio})
+                        for side, ratio in ratios.items():
+                            large_ratios.setdefault((kind, side), []).append(ratio)
+                    result = {"loss": name, "kind": kind, "size": size, "device": device,
+                              "ms": {side: 1e3 * t for side, t in seconds.items()}, "ratios": ratios,
+                              "errors": errors, "torch_ms": 1e3 * seconds["torch"],
+                              "refimpl_ms": 1e3 * seconds["refimpl"], "ratio": ratios["refimpl"]}
                     if size == "small":
-                        results[-1].update(count_ops(name, kind, device))
-                    print(f"{'':<5} {name:<33} {kind:<10} {size:<6} {1e3 * t_torch:>9.3f} {1e3 * t_ref:>11.3f} "
-                          f"{ratio:>6.2f}", flush=True)
-        for kind in kinds:
-            mean = geometric_mean(large_ratios[kind])
-            means.append({"device": device, "kind": kind, "size": "large", "geometric_mean": mean})
-            print(f"{device}: geometric mean of the large-size {kind} ratios: {mean:.2f} (target <= 1.25)")
+                        result.update(count_ops(name, kind, device))
+                    results.append(result)
+                    cells = " ".join(f"{ratios[side]:>9.2f}" if side in ratios else f"{'error':>9}"
+                                     for side in (CONTENDERS[1:] if kind == "functional" else MODULE_CONTENDERS[1:]))
+                    print(f"{'':<5} {name:<33} {kind:<10} {size:<6} {1e3 * seconds['torch']:>9.3f} {cells}", flush=True)
+        for (kind, side), values in large_ratios.items():
+            mean = geometric_mean(values)
+            means.append({"device": device, "kind": kind, "contender": side, "size": "large", "geometric_mean": mean,
+                          "losses": len(values)})
+            print(f"{device}: geometric mean of the large-size {kind} ratios, {side}: {mean:.2f} over {len(values)}")
+        if options.memory and device == "cpu":
+            for name in (n for n in names if n in LARGE_OUTPUT):
+                row = {"loss": name, "device": device, "extra_mib": {}}
+                for side in CONTENDERS:
+                    row["extra_mib"][side] = peak_memory_mib(name, side, device)
+                memory.append(row)
+                print(f"{device}: {name} peak MiB above the inputs: "
+                      + ", ".join(f"{side} {mib:.0f}" for side, mib in row["extra_mib"].items()))
     if options.json:
-        record = {"machine": machine(torch.get_num_threads()), "repeats": options.repeats,
-                  "sizes": SIZES, "op_latency_us": latency, "results": results, "geometric_means": means}
+        record = {"machine": machine(torch.get_num_threads()), "repeats": options.repeats, "sizes": SIZES,
+                  "contenders": list(CONTENDERS), "op_latency_us": latency, "results": results,
+                  "geometric_means": means, "peak_memory": memory}
         with open(options.json, "w") as f:
             json.dump(record, f, indent=1)
             f.write("\n")
