@@ -1,12 +1,19 @@
 """The book: every loss in the registry has its chapter, listed in the table of contents, with the
 template's sections in order, outputs stored, a figure, and refimpl's source read from the module."""
 
+import functools
+import importlib
+import inspect
 import json
+import pkgutil
 import re
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+import refimpl.fast
 from cases import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +92,55 @@ def test_chapter_has_exercises_of_every_kind(case):
     unknown = [title for title, kind in zip(titles, kinds, strict=True) if kind not in EXERCISE_KINDS]
     assert not unknown, f"{case.chapter}: titles must start with one of {EXERCISE_KINDS}: {unknown}"
     assert set(kinds) == set(EXERCISE_KINDS), f"{case.chapter}: kinds {kinds}"
+
+
+def _printed(nb: dict) -> str:
+    """Everything the chapter's code cells printed, as stored."""
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def _defined_in(module) -> list:
+    """The functions and classes a module defines itself (not those it imports)."""
+    return [obj for _, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o))
+            if obj.__module__ == module.__name__]
+
+
+def _readable_listing(case) -> list:
+    """What a loss chapter must print from its readable module: the loss (for adaptive_log_softmax, the module's
+    forward: torch has no functional form), every autograd.Function and every ``*_grad`` the module defines."""
+    module = sys.modules[case.ref_fn.__module__]
+    loss = case.ref_module.forward if case.name == "adaptive_log_softmax" else getattr(module, case.name)
+    wiring = [obj for obj in _defined_in(module) if inspect.isclass(obj) and issubclass(obj, torch.autograd.Function)]
+    grads = [obj for obj in _defined_in(module) if inspect.isfunction(obj) and obj.__name__.endswith("_grad")]
+    assert wiring and grads, f"{module.__name__} defines no autograd.Function or no *_grad"
+    return [loss, *wiring, *grads]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
+def test_chapter_prints_the_readable_code_as_it_is_now(case):
+    """The Reference implementation prints the readable loss, its Function and its gradient, exactly as the module
+    holds them now (a listing left stale by a change to refimpl fails), and never a listing of refimpl.fast."""
+    printed = _printed(_notebook(case))
+    for obj in _readable_listing(case):
+        assert inspect.getsource(obj) in printed, f"{case.chapter} does not print the current {obj.__qualname__}"
+    for source, name in _fast_only_listings():
+        assert source not in printed, f"{case.chapter} prints refimpl.fast's {name}"
+
+
+@functools.cache
+def _fast_only_listings() -> list[tuple[str, str]]:
+    """(source, name) of every function and class of refimpl.fast of more than a few lines that no readable module
+    holds word for word (a helper copied unchanged is readable code wherever it lives)."""
+    package = Path(refimpl.fast.__file__).parent
+    readable = "".join(p.read_text() for p in sorted(package.parent.rglob("*.py")) if package not in p.parents)
+    listings = []
+    for module_info in pkgutil.iter_modules(refimpl.fast.__path__, "refimpl.fast."):
+        for obj in _defined_in(importlib.import_module(module_info.name)):
+            try:
+                source = inspect.getsource(obj)
+            except OSError:  # made at run time (a namedtuple): no listing to print
+                continue
+            if source.count("\n") >= 3 and source not in readable:
+                listings.append((source, obj.__qualname__))
+    return listings
