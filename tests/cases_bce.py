@@ -354,8 +354,7 @@ def _hand_gradient(torch_fn, ref_fn, grad_fn, has_pos_weight: bool):
         leaves = {name: arguments[name].detach().clone().requires_grad_(True) for name in names}
         expected = torch.autograd.grad(torch_fn(**{**arguments, **leaves}), list(leaves.values()), grad_output)
         options = dict(pos_weight=arguments["pos_weight"]) if has_pos_weight else {}
-        hand = grad_fn(grad_output, arguments["input"], arguments["target"], arguments["weight"], reduction,
-                       **options, needs_input_grad=("input" in names, "target" in names))
+        hand = grad_fn(grad_output, arguments["input"], arguments["target"], arguments["weight"], reduction, **options)
         grads = dict(zip(("input", "target"), hand, strict=True))
         return [grads[name].to(arguments[name].dtype) for name in names], list(expected)
 

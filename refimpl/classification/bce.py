@@ -75,6 +75,19 @@ def binary_cross_entropy(
         NotImplementedError: integer, bool or complex ``input``.
         AttributeError: ``input``, ``target`` or ``weight`` not a tensor (also a ``TypeError``).
     """
+    reduction = _validate_binary_cross_entropy(input, target, weight, size_average, reduce, reduction)
+    return _BinaryCrossEntropyFunction.apply(input, target, weight, reduction)
+
+
+def _validate_binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> str:
+    """torch's checks, in torch's order and with its exception types; returns the reduction to apply."""
     fn = "binary_cross_entropy"
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor(fn, "target", target)
@@ -105,7 +118,7 @@ def binary_cross_entropy(
     if weight is not None:
         _checks.check_fits_output(fn, "weight", weight, input.shape)
         _checks.check_in_place_dtype(fn, "weight", weight.dtype, input.dtype)
-    return _BinaryCrossEntropyFunction.apply(input, target, weight, reduction)
+    return reduction
 
 
 def binary_cross_entropy_grad(
@@ -114,9 +127,7 @@ def binary_cross_entropy_grad(
     target: Tensor,
     weight: Tensor | None = None,
     reduction: str = "mean",
-    *,
-    needs_input_grad: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`binary_cross_entropy` with respect to ``input`` and ``target``.
 
     The derivative of :math:`l = -[y \log x + (1 - y)\log(1 - x)]` is
@@ -129,39 +140,19 @@ def binary_cross_entropy_grad(
 
     and torch floors the denominator :math:`x(1 - x)` at :math:`\epsilon` = float32(1e-12) instead of
     differentiating its clamped logarithms (whose derivative is NaN at :math:`x \in \{0, 1\}`: 0 times
-    infinity). Each is multiplied by the upstream gradient ``grad_output``, by ``weight``, and divided by
-    :math:`n` for 'mean', in torch's order. Returns ``(grad_input, grad_target)``; an entry is ``None``
-    when ``needs_input_grad`` says it is not wanted.
+    infinity). Each is multiplied by the upstream gradient :math:`g`, by ``weight`` and, for 'mean', divided by
+    :math:`n`, in torch's order (so float32 and float64 gradients are torch's bit for bit). Returns
+    ``(grad_input, grad_target)``.
     """
-    grad_input = grad_target = None
-    if needs_input_grad[0]:
-        eps = float(torch.tensor(BACKWARD_EPS, dtype=torch.float32).to(input.dtype))  # 0 in float16
-        # g (x - y) / max(x (1 - x), eps): torch's floor, not the derivative of the clamped logs
-        denominator = torch.rsub(input, 1).mul_(input).clamp_min_(eps)
-        grad_input = (input - target).mul_(grad_output).div_(denominator)
-        grad_input = _scale(grad_input, weight, reduction, input.numel())
-    if needs_input_grad[1]:
-        # -g log(x / (1 - x)): linear in y, so exact; +-inf at x = 0 or 1 (torch does not clamp this one)
-        grad_target = torch.logit(input).neg_().mul_(grad_output)
-        grad_target = _scale(grad_target, weight, reduction, input.numel())
+    # g (x - y) / max(x (1 - x), eps): torch's floor, not the derivative of the clamped logs
+    grad_input = grad_output * (input - target) / (input * (1 - input)).clamp(min=BACKWARD_EPS)
+    # -g log(x / (1 - x)): linear in y, so exact; +-inf at x = 0 or 1 (torch does not clamp this one)
+    grad_target = -grad_output * torch.logit(input)
+    if weight is not None:  # w scales each element's loss, so each element's gradient
+        grad_input, grad_target = grad_input * weight, grad_target * weight
+    if reduction == "mean":  # the derivative of sum(l) / n; for 'sum' and 'none' the factor is grad_output itself
+        grad_input, grad_target = grad_input / input.numel(), grad_target / input.numel()
     return grad_input, grad_target
-
-
-def bce_unreduced(input: Tensor, target: Tensor) -> Tensor:
-    r"""The unweighted elementwise loss :math:`(y - 1)\max(\operatorname{log1p}(-x), -100) - y\max(\log x, -100)`,
-    in torch's order of operations."""
-    log_one_minus_x = torch.log1p(-input).clamp_min_(LOG_CLAMP)  # log(1 - x), at least -100
-    log_x = torch.log(input).clamp_min_(LOG_CLAMP)  # log(x), at least -100
-    return log_one_minus_x.mul_(target - 1).sub_(log_x.mul_(target))
-
-
-def _scale(grad: Tensor, weight: Tensor | None, reduction: str, numel: int) -> Tensor:
-    """Multiply a fresh gradient by the weight and divide it by n for 'mean', in place, as torch does."""
-    if weight is not None:
-        grad.mul_(weight)
-    if reduction == "mean":
-        grad.div_(numel)
-    return grad
 
 
 def _check_weight_broadcasts(fn_name: str, weight: Tensor, target: Tensor) -> None:
@@ -208,23 +199,27 @@ def _check_probabilities(fn_name: str, input: Tensor, target: Tensor) -> None:
 
 
 class _BinaryCrossEntropyFunction(torch.autograd.Function):
-    """Forward: :func:`bce_unreduced`, weighted and reduced. Backward: :func:`binary_cross_entropy_grad`."""
+    """Forward: the Definition's clamped formula, weighted and reduced. Backward: :func:`binary_cross_entropy_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+    def forward(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
+        log_x = torch.log(input).clamp(min=LOG_CLAMP)  # max(log x, -100)
+        log_one_minus_x = torch.log1p(-input).clamp(min=LOG_CLAMP)  # max(log(1 - x), -100)
+        loss = (target - 1) * log_one_minus_x - target * log_x  # -[y log x + (1 - y) log(1 - x)]
+        if weight is not None:
+            loss = (loss * weight).to(input.dtype)  # torch multiplies in place: the loss keeps the input's dtype
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, weight, reduction = inputs
         ctx.save_for_backward(input, target, weight)
         ctx.reduction = reduction
-        loss = bce_unreduced(input, target)
-        if weight is not None:
-            loss.mul_(weight)  # in place, as torch: the loss keeps the input's shape and dtype
-        return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
-        grad_input, grad_target = binary_cross_entropy_grad(
-            grad_output, input, target, weight, ctx.reduction, needs_input_grad=ctx.needs_input_grad[:2]
-        )
+        grad_input, grad_target = binary_cross_entropy_grad(grad_output, input, target, weight, ctx.reduction)
         return grad_input, grad_target, None, None
 
 
