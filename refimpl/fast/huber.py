@@ -1,12 +1,19 @@
-r"""Huber loss, as ``torch.nn.functional.huber_loss`` computes it.
+r"""``huber_loss``, tuned: the forward's slope reused by the backward, and the sum as two dot products.
 
-Chapter: ``book/regression/huber.ipynb``.
+The readable :mod:`refimpl.regression.huber` computes the clamp :math:`c = \operatorname{clamp}(r, -\delta,
+\delta)` in the forward for the loss and again in the backward for the gradient, and writes an elementwise loss
+before summing it. Here the forward keeps :math:`c` for the backward (on ``ctx``, outside ``save_for_backward``,
+because the backward overwrites it in place: autograd's version counter would otherwise refuse), and a sum is
+:math:`c \cdot r - \tfrac12 c \cdot c`, two dot products that write nothing. Validation is the readable module's.
+
+Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
 
 import torch
 from torch import Tensor
 
-from refimpl import _checks, _reduction
+from refimpl import _reduction
+from refimpl.regression import huber as readable
 
 
 def huber_loss(
@@ -16,68 +23,8 @@ def huber_loss(
     delta: float = 1.0,
     weight: Tensor | None = None,
 ) -> Tensor:
-    r"""Huber loss: quadratic for residuals below ``delta``, linear with slope ``delta`` above.
-
-    With :math:`r = x - y` after broadcasting and :math:`\delta > 0`:
-
-    .. math::
-
-        l_i = \begin{cases}
-            \tfrac12 r_i^2 & |r_i| < \delta \\
-            \delta\,(|r_i| - \tfrac12 \delta) & \text{otherwise}
-        \end{cases}
-
-    reduced by 'none', 'mean' (:math:`\frac1n\sum_i l_i`) or 'sum'. With ``weight`` (same size as
-    ``input``) :math:`l_i` becomes :math:`w_i l_i` and 'mean' stays :math:`\frac1n \sum_i w_i l_i`: unlike
-    ``l1_loss`` and ``mse_loss`` it divides by the number of elements, not by :math:`\sum w`.
-    ``huber_loss(delta=b) == b * smooth_l1_loss(beta=b)``.
-
-    Gradient: :math:`\partial l_i/\partial x_i = \operatorname{clamp}(r_i, -\delta, \delta)`; the target
-    gets the negative. The loss is :math:`C^1`, so the value at :math:`|r| = \delta` is unambiguous.
-
-    The unweighted loss has ``input``'s dtype (computed in the promoted dtype of ``input`` and ``target``
-    and rounded to ``input``'s); a ``weight`` then promotes as in ``loss * weight``. Where torch's backward
-    fails for mixed dtypes, this one returns the gradient.
-
-    Args:
-        input: predictions :math:`x`, floating point.
-        target: targets :math:`y`, broadcastable to ``input`` (warns when the sizes differ).
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        delta: the threshold :math:`\delta > 0` between the quadratic and the linear part.
-        weight: optional elementwise weights of exactly ``input``'s size (differentiable).
-
-    Raises:
-        ValueError: invalid ``reduction``; ``weight`` not of ``input``'s size.
-        RuntimeError: ``delta <= 0`` or NaN; shapes that do not broadcast; integer input, float target.
-        TypeError: ``delta`` not a number.
-        NotImplementedError: integer, bool or complex ``input`` and ``target``.
-    """
-    _checks.check_tensor("huber_loss", "input", input)
-    _checks.check_tensor("huber_loss", "target", target)
-    _checks.check_same_device("huber_loss", input=input, target=target, weight=weight)
-    _checks.warn_if_size_mismatch(input, target)
-    _checks.broadcast_shapes("huber_loss", "input", input, "target", target)
-    if weight is None:
-        reduction = _reduction.resolve("huber_loss", reduction)
-    else:
-        _checks.check_weight_size("huber_loss", weight, input)
-    delta = _checks.check_number("huber_loss", "delta", delta, position=4)
-    if not delta > 0:
-        raise RuntimeError(
-            f"huber_loss does not support non-positive values for delta (argument delta={delta}; "
-            "expected a positive number)."
-        )
-    dtype = torch.result_type(input, target)
-    _checks.check_floating("huber_loss", "huber_cpu", dtype)
-    if not input.dtype.is_floating_point:
-        raise RuntimeError(
-            f"huber_loss(): result type {_checks.dtype_name(dtype)} can't be cast to the desired output type "
-            f"{_checks.dtype_name(input.dtype)} (the loss has input's dtype; make input floating point)"
-        )
-    if weight is not None:
-        reduction = _reduction.resolve_weighted("huber_loss", reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    """:func:`refimpl.regression.huber.huber_loss`, with the tuned Function below."""
+    reduction, delta = readable._validate_huber_loss(input, target, reduction, delta, weight)
     return _HuberLossFunction.apply(input - target, weight, reduction, delta, input.dtype)
 
 

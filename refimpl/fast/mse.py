@@ -1,12 +1,18 @@
-r"""Mean squared error, as ``torch.nn.functional.mse_loss`` computes it.
+r"""``mse_loss``, tuned: the sum of squares as one dot product.
 
-Chapter: ``book/regression/mse.ipynb``.
+The readable :mod:`refimpl.regression.mse` writes :math:`\sum_i r_i^2` as it reads: square every residual into a
+new tensor, then sum it. That writes an elementwise loss only to read it back. For an unreduced loss there is
+nothing to save, but :math:`\sum_i r_i^2 = r \cdot r` is a dot product, which reads :math:`r` once and writes
+nothing (float32 and float64 only: a half-precision dot accumulates in half precision). Validation and the
+gradient are the readable module's.
+
+Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
 
 import torch
 from torch import Tensor
 
-from refimpl import _checks, _reduction
+from refimpl.regression import mse as readable
 
 
 def mse_loss(
@@ -17,101 +23,18 @@ def mse_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
-    r"""Mean squared error between ``input`` and ``target``.
-
-    With :math:`r = x - y` after broadcasting ``input`` and ``target`` against each other:
-
-    .. math::
-
-        l_i = r_i^2 \quad(\text{'none'}), \qquad
-        \frac{1}{n}\sum_i r_i^2 \quad(\text{'mean'}), \qquad
-        \sum_i r_i^2 \quad(\text{'sum'}).
-
-    With ``weight`` (same size as ``input``): :math:`l_i = w_i r_i^2`, 'sum' is :math:`\sum_i w_i r_i^2`
-    and 'mean' is the weighted mean :math:`\sum_i w_i r_i^2 / \sum_i w_i`.
-
-    Gradient: :math:`\partial L/\partial x_i = 2 r_i` times the reduction's factor (:math:`g`,
-    :math:`g/n`, or :math:`g\,w_i / \sum w` when weighted); the target gets the negative.
-
-    Args:
-        input: predictions :math:`x`, any shape, floating point.
-        target: targets :math:`y`, broadcastable to ``input`` (warns when the sizes differ).
-        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        weight: optional elementwise weights of exactly ``input``'s size (differentiable).
-
-    Returns:
-        The loss: 0-dim for 'mean' and 'sum', the broadcast shape for 'none'.
-
-    Raises:
-        ValueError: invalid ``reduction``; ``weight`` not of ``input``'s size.
-        RuntimeError: shapes that do not broadcast.
-        NotImplementedError: integer, bool or complex ``input`` and ``target`` (no weight).
-    """
-    _checks.check_tensor("mse_loss", "input", input)
-    _checks.check_tensor("mse_loss", "target", target)
-    _checks.check_same_device("mse_loss", input=input, target=target, weight=weight)
-    _checks.warn_if_size_mismatch(input, target)
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    _checks.broadcast_shapes("mse_loss", "input", input, "target", target)
-    if weight is None:
-        reduction = _reduction.resolve("mse_loss", reduction)
-        _checks.check_floating("mse_loss", "mse_cpu", torch.result_type(input, target))
-    else:
-        _checks.check_weight_size("mse_loss", weight, input)
-        reduction = _reduction.resolve_weighted("mse_loss", reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    """:func:`refimpl.regression.mse.mse_loss`, with the unweighted 'mean' and 'sum' as a dot product."""
+    reduction = readable._validate_mse_loss(input, target, size_average, reduce, reduction, weight)
     return _MSELossFunction.apply(input - target, weight, reduction)
 
 
-def mse_loss_grad(
-    grad_output: Tensor,
-    residual: Tensor,
-    reduction: str = "mean",
-    weight: Tensor | None = None,
-) -> tuple[Tensor, Tensor | None]:
-    r"""Hand-derived gradient of :func:`mse_loss` with respect to the residual :math:`r = x - y` and ``weight``.
-
-    .. math::
-
-        \frac{\partial l_i}{\partial r_i} = 2 r_i, \qquad
-        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
-        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
-
-    times the reduction's factor (``grad_output``, ``grad_output / n`` for 'mean', or :math:`w_i / \sum w`
-    for the weighted mean). Returns ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None``
-    without ``weight``.
-    """
-    if weight is not None:
-        return _reduction.weighted_grads(
-            grad_output, residual * residual, 2 * residual, weight, reduction, mean_over="weight"
-        )
-    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
-    return residual * (2 * scale), None
-
-
-class _MSELossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`mse_loss` on the residual. Backward: :func:`mse_loss_grad`."""
+class _MSELossFunction(readable._MSELossFunction):
+    """The readable Function (its setup_context and backward), with a forward that sums by a dot product."""
 
     @staticmethod
-    def forward(ctx, residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-        ctx.save_for_backward(residual, weight)
-        ctx.reduction = reduction
+    def forward(residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
         if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
-            # sum_i r_i^2 is the dot product r . r: one read of r, no elementwise loss written (float32 and
-            # float64 only: a half-precision dot accumulates in half precision)
             flat = residual.reshape(-1)
-            total = torch.dot(flat, flat)
+            total = torch.dot(flat, flat)  # sum_i r_i^2: one read of r, no elementwise loss written
             return total / residual.numel() if reduction == "mean" else total
-        loss = residual * residual
-        if weight is None:
-            return _reduction.reduce_loss(loss, reduction)
-        return _reduction.reduce_weighted(loss, weight, reduction, mean_over="weight")
-
-    @staticmethod
-    def backward(ctx, grad_output: Tensor):
-        residual, weight = ctx.saved_tensors
-        grad_residual, grad_weight = mse_loss_grad(grad_output, residual, ctx.reduction, weight)
-        return grad_residual, grad_weight, None
+        return readable._MSELossFunction.forward(residual, weight, reduction)

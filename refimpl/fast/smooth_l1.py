@@ -1,6 +1,7 @@
-r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` computes it.
+r"""``smooth_l1_loss``, tuned as ``huber_loss`` is (see :mod:`refimpl.fast.huber`): the forward's slope reused by
+the backward, the sum as two dot products, and the division by ``beta`` after the reduction.
 
-Chapter: ``book/regression/smooth_l1.ipynb``.
+Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
 
 import math
@@ -8,8 +9,9 @@ import math
 import torch
 from torch import Tensor
 
-from refimpl import _checks, _reduction
+from refimpl import _reduction
 from refimpl.fast.huber import huber_from_slope, huber_sum
+from refimpl.regression import smooth_l1 as readable
 from refimpl.regression.l1 import l1_loss
 
 
@@ -21,69 +23,14 @@ def smooth_l1_loss(
     reduction: str = "mean",
     beta: float = 1.0,
 ) -> Tensor:
-    r"""Smooth L1 loss: quadratic (scaled by :math:`1/\beta`) below ``beta``, :math:`|r| - \beta/2` above.
-
-    With :math:`r = x - y` after broadcasting and :math:`\beta > 0`:
-
-    .. math::
-
-        l_i = \begin{cases}
-            \tfrac12 r_i^2 / \beta & |r_i| < \beta \\
-            |r_i| - \tfrac12 \beta & \text{otherwise}
-        \end{cases}
-
-    reduced by 'none', 'mean' or 'sum'. :math:`\beta = 0` is exactly :func:`~refimpl.l1_loss` (torch
-    branches to it). ``smooth_l1_loss(beta=b) == huber_loss(delta=b) / b``: the linear part always has
-    slope 1, while Huber's has slope :math:`\delta`.
-
-    Gradient: :math:`\partial l_i / \partial x_i = r_i/\beta` for :math:`|r_i| < \beta`, else
-    :math:`\operatorname{sign}(r_i)`; the target gets the negative.
-
-    Args:
-        input: predictions :math:`x`, floating point.
-        target: targets :math:`y`, broadcastable to ``input`` (warns when the sizes differ).
-        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        beta: the threshold :math:`\beta \ge 0`.
-
-    Raises:
-        ValueError: invalid ``reduction``.
-        RuntimeError: ``beta < 0`` or NaN; shapes that do not broadcast.
-        TypeError: ``beta`` not a number.
-        NotImplementedError: integer, bool or complex ``input`` and ``target`` (for ``beta > 0``).
-    """
-    _checks.check_tensor("smooth_l1_loss", "input", input)
-    _checks.check_tensor("smooth_l1_loss", "target", target)
-    _checks.check_same_device("smooth_l1_loss", input=input, target=target)
-    _checks.warn_if_size_mismatch(input, target)
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    shape = _checks.broadcast_shapes("smooth_l1_loss", "input", input, "target", target)
-    if isinstance(beta, (int, float, Tensor)) and beta == 0.0:
-        # torch routes beta = 0 to l1_loss: the quadratic zone is empty and 0.5 r^2 / 0 would be NaN.
-        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
-    reduction = _reduction.resolve("smooth_l1_loss", reduction)
-    beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
-    if not beta >= 0:
-        raise RuntimeError(
-            f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; "
-            "expected a number >= 0)."
-        )
-    dtype = torch.result_type(input, target)
-    _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)
-    # beta must be a normal number in the dtype we compute in, since the loss and its slope divide by it.
-    # So float16 and bfloat16 are computed in float32 (1e-30 is 0 in float16, and 0.5 r^2 overflows float16
-    # beyond |r| = 362), and a beta below float32's smallest normal number (1e-40) in float64.
-    compute_dtype = torch.promote_types(dtype, torch.float32)
-    if beta < torch.finfo(compute_dtype).tiny:
-        compute_dtype = torch.float64
-    if beta < torch.finfo(compute_dtype).tiny:
-        # Subnormal even in float64: every residual but 0 is in the linear zone, |r| - beta / 2 = |r|.
-        return l1_loss(input.expand(shape), target.expand(shape), reduction=reduction)
-    # The loss is a function of r = x - y alone. Autograd's subtraction broadcasts, promotes, and hands the
-    # target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    """:func:`refimpl.regression.smooth_l1.smooth_l1_loss`, with the tuned Function below."""
+    reduction, beta, compute_dtype = readable._validate_smooth_l1_loss(
+        input, target, size_average, reduce, reduction, beta
+    )
+    if compute_dtype is None:  # beta = 0 (or subnormal): no quadratic zone, and torch computes l1_loss
+        return l1_loss(*torch.broadcast_tensors(input, target), reduction=reduction)
     residual = input.to(compute_dtype) - target.to(compute_dtype)
-    return _SmoothL1LossFunction.apply(residual, reduction, beta).to(dtype)
+    return _SmoothL1LossFunction.apply(residual, reduction, beta).to(torch.result_type(input, target))
 
 
 def smooth_l1_loss_grad(
