@@ -1,12 +1,12 @@
-"""Record the book's Speed page: run bench.py, write the JSON files the page reads, re-execute the page.
+"""Record the book's Speed page: run bench.py, write the JSON files the pages read, re-execute the pages.
 
     python benchmarks/speed_page.py              # all threads and --threads 1 on the CPU; CUDA when available
     python benchmarks/speed_page.py --repeats 31
 
 Writes ``book/reference/speed_cpu.json`` (``{"runs": [all threads, one thread]}``, each run a bench.py
 record) and, when a GPU is available, ``book/reference/speed_cuda.json`` (``{"runs": [cuda]}``); then
-executes ``book/reference/speed.ipynb`` in place. An existing ``speed_cuda.json`` is kept on a machine
-without a GPU, so a CUDA run recorded elsewhere stays on the page.
+executes ``book/reference/speed.ipynb`` and ``book/reference/formula_to_fast.ipynb`` in place. An existing
+``speed_cuda.json`` is kept on a machine without a GPU, so a CUDA run recorded elsewhere stays on the page.
 """
 
 import argparse
@@ -27,7 +27,8 @@ def run_bench(device: str, threads: int, repeats: int) -> dict:
     """One bench.py run in a fresh process (so that the thread setting and the allocator start clean)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "run.json"
-        command = [sys.executable, str(BENCH), "--device", device, "--repeats", str(repeats), "--json", str(path)]
+        command = [sys.executable, str(BENCH), "--device", device, "--repeats", str(repeats), "--json", str(path),
+                   "--memory"]
         if threads:
             command += ["--threads", str(threads)]
         print("$", " ".join(command[1:]), flush=True)
@@ -53,9 +54,9 @@ def main() -> None:
     if torch.cuda.is_available():
         write("speed_cuda.json", [run_bench("cuda", 0, options.repeats)])
     if not options.no_execute:
-        page = PAGE_DIR / "speed.ipynb"
-        subprocess.run([sys.executable, "-m", "jupyter", "execute", "--inplace", str(page)], check=True, cwd=ROOT)
-        print(f"executed {page.relative_to(ROOT)}")
+        for page in (PAGE_DIR / "speed.ipynb", PAGE_DIR / "formula_to_fast.ipynb"):
+            subprocess.run([sys.executable, "-m", "jupyter", "execute", "--inplace", str(page)], check=True, cwd=ROOT)
+            print(f"executed {page.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
