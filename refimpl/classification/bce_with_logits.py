@@ -78,6 +78,21 @@ def binary_cross_entropy_with_logits(
         TypeError: ``weight`` or ``pos_weight`` not a tensor; ``input`` or ``target`` not a tensor (also an
             ``AttributeError``, as in torch).
     """
+    reduction = _validate_binary_cross_entropy_with_logits(input, target, weight, pos_weight, size_average, reduce,
+                                                            reduction)
+    return _BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)
+
+
+def _validate_binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    pos_weight: Tensor | None,
+    size_average: bool | None,
+    reduce: bool | None,
+    reduction: str,
+) -> str:
+    """torch's checks, in torch's order and with its exception types; returns the reduction to apply."""
     fn = "binary_cross_entropy_with_logits"
     reduction = _reduction.resolve(fn, reduction, size_average, reduce)
     _checks.check_tensor(fn, "target", target)
@@ -128,7 +143,7 @@ def binary_cross_entropy_with_logits(
             f"{fn} does not support automatic differentiation for outputs with complex dtype. (argument target "
             f"has dtype {target.dtype}, so the loss is complex; pass a real target)"
         )
-    return _BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)
+    return reduction
 
 
 def binary_cross_entropy_with_logits_grad(
@@ -138,9 +153,7 @@ def binary_cross_entropy_with_logits_grad(
     weight: Tensor | None = None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
-    *,
-    needs_input_grad: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`binary_cross_entropy_with_logits` with respect to ``input`` and ``target``.
 
     From :math:`l = (1 - y)x + (1 + (p - 1)y)\operatorname{softplus}(-x)` and
@@ -154,33 +167,20 @@ def binary_cross_entropy_with_logits_grad(
         \frac{\partial l}{\partial y} = -x + (p - 1)\operatorname{softplus}(-x)
             = p\operatorname{softplus}(-x) - \operatorname{softplus}(x),
 
-    (for :math:`p = 1`: :math:`\sigma(x) - y` and :math:`-x`), each times ``grad_output``, ``weight``, and
-    :math:`1/n` for 'mean', in torch's order. Bounded in :math:`x`: :math:`|\partial l/\partial x| \le
-    \max(p, 1)` for :math:`y \in [0, 1]`. Returns ``(grad_input, grad_target)``; an entry is ``None`` when
-    ``needs_input_grad`` says it is not wanted.
+    (for :math:`p = 1`: :math:`\sigma(x) - y` and :math:`-x`), each times the reduction's factor :math:`g`
+    (``grad_output``, divided by :math:`n` for 'mean') and ``weight``. Bounded in :math:`x`:
+    :math:`|\partial l/\partial x| \le \max(p, 1)` for :math:`y \in [0, 1]`. Returns ``(grad_input, grad_target)``.
     """
-    grad_input = grad_target = None
-    if needs_input_grad[0]:
-        if pos_weight is None:
-            grad_input = (torch.sigmoid(input) - target).mul_(grad_output)  # sigma(x) - y
-        else:
-            positive = pos_weight * target  # p y, broadcast over the target
-            # (p y + 1 - y) sigma(x) - p y
-            grad_input = (positive + 1).sub_(target).mul_(torch.sigmoid(input)).sub_(positive).mul_(grad_output)
-        if weight is not None:
-            grad_input.mul_(weight)
-        if reduction == "mean":
-            grad_input.div_(input.numel())
-    if needs_input_grad[1]:
-        if pos_weight is None:
-            grad_target = -input * grad_output
-        else:
-            # p softplus(-x) - softplus(x), i.e. log sigma(-x) - p log sigma(x)
-            grad_target = softplus(-input).mul_(pos_weight).sub_(softplus(input)).mul_(grad_output)
-        if weight is not None:
-            grad_target.mul_(weight)
-        if reduction == "mean":
-            grad_target.div_(target.numel())
+    g = _reduction.grad_scale(grad_output, reduction, input.numel())
+    if pos_weight is None:
+        grad_input = (torch.sigmoid(input) - target) * g  # g (sigma(x) - y)
+        grad_target = -g * input  # -g x
+    else:
+        positive = pos_weight * target  # p y, broadcast over the target
+        grad_input = ((positive + 1 - target) * torch.sigmoid(input) - positive) * g  # g ((1 + (p-1) y) sigma(x) - p y)
+        grad_target = (pos_weight * softplus(-input) - softplus(input)) * g  # g (p softplus(-x) - softplus(x))
+    if weight is not None:  # w scales each element's loss, so each element's gradient
+        grad_input, grad_target = grad_input * weight, grad_target * weight
     return grad_input, grad_target
 
 
@@ -194,35 +194,35 @@ def softplus(z: Tensor) -> Tensor:
     return torch.logaddexp(z.new_zeros(()), z)
 
 
-def bce_with_logits_unreduced(input: Tensor, target: Tensor, pos_weight: Tensor | None = None) -> Tensor:
-    r"""The unweighted elementwise loss :math:`(1 - y)x + (1 + (p - 1)y)\operatorname{softplus}(-x)`, in torch's
-    order of operations (and dtypes: the result has the target's dtype)."""
-    minus_log_sigmoid = softplus(-input)  # -log sigma(x), stable for every x
-    if pos_weight is not None:
-        minus_log_sigmoid.mul_((pos_weight - 1).mul(target).add_(1))  # 1 + (p - 1) y; p broadcasts
-    return (1 - target).mul_(input).add_(minus_log_sigmoid)
-
-
 class _BinaryCrossEntropyWithLogitsFunction(torch.autograd.Function):
-    """Forward: :func:`bce_with_logits_unreduced`, weighted and reduced. Backward:
+    """Forward: the Definition's stable formula, weighted and reduced. Backward:
     :func:`binary_cross_entropy_with_logits_grad`."""
 
     @staticmethod
     def forward(
-        ctx, input: Tensor, target: Tensor, weight: Tensor | None, pos_weight: Tensor | None, reduction: str
+        input: Tensor, target: Tensor, weight: Tensor | None, pos_weight: Tensor | None, reduction: str
     ) -> Tensor:
+        # torch computes in place, so each step is rounded to the dtype of the tensor it writes into (the .to calls)
+        minus_log_sigmoid = softplus(-input)  # -log sigma(x), stable for every x
+        if pos_weight is not None:  # (1 + (p - 1) y) softplus(-x), in the input's dtype
+            minus_log_sigmoid = (minus_log_sigmoid * (1 + (pos_weight - 1) * target)).to(input.dtype)
+        loss = ((1 - target) * input).to(target.dtype)  # (1 - y) x, in the target's dtype
+        loss = (loss + minus_log_sigmoid).to(target.dtype)  # + (1 + (p - 1) y) softplus(-x)
+        if weight is not None:
+            loss = (loss * weight).to(target.dtype)  # w l: the weight may broadcast, not promote
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, weight, pos_weight, reduction = inputs
         ctx.save_for_backward(input, target, weight, pos_weight)
         ctx.reduction = reduction
-        loss = bce_with_logits_unreduced(input, target, pos_weight)
-        if weight is not None:
-            loss.mul_(weight)  # in place, as torch: the weight may broadcast but not enlarge the loss
-        return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target, weight, pos_weight = ctx.saved_tensors
         grad_input, grad_target = binary_cross_entropy_with_logits_grad(
-            grad_output, input, target, weight, ctx.reduction, pos_weight, needs_input_grad=ctx.needs_input_grad[:2]
+            grad_output, input, target, weight, ctx.reduction, pos_weight
         )
         return grad_input, grad_target, None, None, None
 
