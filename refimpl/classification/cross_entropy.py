@@ -22,7 +22,6 @@ from refimpl.classification.nll import (
     check_target_range,
     class_target_mask,
     flat_weight,
-    one_hot_mask,
     position_scale,
     reduce_class_losses,
     target_coefficients,
@@ -197,14 +196,16 @@ def cross_entropy_grad(
     p = softmax(z.to(accumulate_dtype(z.dtype)), 1)  # float32 for half precision
     safe_target, keep = class_target_mask(target, ignore_index)
     w = flat_weight(weight)
-    # a_{n,c} = sigma_n k_n ((1 - eps) w_{y_n} [c = y_n] + (eps / C) w_c), the coefficient of -log p_{n,c}
-    at_target = target_coefficients(grad_output, safe_target, keep, w, reduction, z.dtype).to(p.dtype)
-    a = torch.where(one_hot_mask(safe_target, classes), (1 - smoothing) * at_target.unsqueeze(1), 0)
+    # a_{n,c} = sigma_n k_n ((1 - eps) w_{y_n} [c = y_n] + (eps / C) w_c), the coefficient of -log p_{n,c}, has a
+    # part at the target class and a uniform part; each contributes p sum_c a - a
+    coefficient = target_coefficients(grad_output, safe_target, keep, w, reduction, z.dtype)  # sigma_n w_{y_n} k_n
+    at_target = (1 - smoothing) * coefficient.to(p.dtype).unsqueeze(1)
+    grad = (p * at_target).scatter_add(1, safe_target.unsqueeze(1), -at_target)  # softmax minus one-hot, scaled
     if smoothing > 0:
         sigma = position_scale(grad_output, safe_target, keep, w, reduction, z.dtype).to(p.dtype)  # sigma_n k_n
-        w_c = 1.0 if w is None else class_view(w, z.dim()).to(p.dtype)
-        a = a + (smoothing / classes) * sigma.unsqueeze(1) * w_c
-    grad = p * a.sum(1, keepdim=True) - a  # without smoothing: sigma_n w_{y_n} k_n (p - onehot)
+        w_c = torch.ones(classes, dtype=p.dtype, device=p.device) if w is None else w.to(p.dtype)
+        uniform = (smoothing / classes) * sigma.unsqueeze(1) * class_view(w_c, z.dim())  # (eps / C) sigma_n k_n w_c
+        grad = grad + (p * uniform.sum(1, keepdim=True) - uniform)
     return grad.to(input.dtype).reshape(input.shape), None, None
 
 

@@ -117,8 +117,8 @@ def nll_loss_grad(
     x, target = batched(input, target)
     safe_target, keep = class_target_mask(target, ignore_index)
     coefficient = target_coefficients(grad_output, safe_target, keep, flat_weight(weight), reduction, x.dtype)
-    # -sigma_n w_{y_n} k_n at c = y_n, an exact 0 elsewhere (where, not a product: 0 * inf would be NaN)
-    grad = torch.where(one_hot_mask(safe_target, x.shape[1]), -coefficient.unsqueeze(1), 0)
+    # -sigma_n w_{y_n} k_n placed at c = y_n, an exact 0 elsewhere (not a product with a one-hot: 0 * inf is NaN)
+    grad = torch.zeros_like(x).scatter(1, safe_target.unsqueeze(1), -coefficient.unsqueeze(1))
     return grad.reshape(input.shape)
 
 
@@ -284,13 +284,6 @@ def class_target_mask(target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor
     target = target.long()  # uint8 targets compare with ignore_index as integers, as in torch's kernel
     keep = target != ignore_index
     return torch.where(keep, target, 0), keep
-
-
-def one_hot_mask(target: Tensor, classes: int) -> Tensor:
-    """The indicator :math:`[c = y_n]` as a boolean tensor with the classes along dim 1: shape ``(N, C, d_1, ...)``
-    for targets of shape ``(N, d_1, ...)``."""
-    class_index = torch.arange(classes, device=target.device).reshape(1, classes, *([1] * (target.dim() - 1)))
-    return class_index == target.unsqueeze(1)
 
 
 def check_target_range(fn_name: str, safe_target: Tensor, classes: int, ignore_index: int) -> None:
