@@ -6,7 +6,8 @@ loss itself needs):
 
 - ``naive``: ``F.cross_entropy(F.linear(x, W), y)``, which holds the full (N, C) logits and their gradient;
 - ``torch-chunked``: ``F.linear_cross_entropy(..., options=LinearCrossEntropyOptions())``;
-- ``refimpl``: ``refimpl.functional.linear_cross_entropy`` (chunked, hand-derived gradient).
+- ``refimpl``: ``refimpl.functional.linear_cross_entropy`` (the readable loop over row chunks);
+- ``refimpl-fast``: ``refimpl.fast.linear_cross_entropy`` (the tuned chunks).
 
 Usage: ``python benchmarks/linear_cross_entropy_memory.py [--n 8192 --d 512 --c 32768] [--json PATH]``.
 """
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ("naive", "torch-chunked", "refimpl")
+VARIANTS = ("naive", "torch-chunked", "refimpl", "refimpl-fast")
 
 
 def _rss_mib() -> float:
@@ -31,6 +32,7 @@ def child(variant: str, n: int, d: int, c: int) -> None:
     import torch
     import torch.nn.functional as F
 
+    import refimpl.fast
     import refimpl.functional as RF
 
     torch.manual_seed(0)
@@ -43,8 +45,10 @@ def child(variant: str, n: int, d: int, c: int) -> None:
         loss = F.cross_entropy(F.linear(x, w), y)
     elif variant == "torch-chunked":
         loss = F.linear_cross_entropy(x, w, y, options=torch.nn.LinearCrossEntropyOptions())
-    else:
+    elif variant == "refimpl":
         loss = RF.linear_cross_entropy(x, w, y)
+    else:
+        loss = refimpl.fast.linear_cross_entropy(x, w, y)
     loss.backward()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
