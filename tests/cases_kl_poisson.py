@@ -194,8 +194,8 @@ def kl_modules() -> list[ModuleInput]:
 
 
 def kl_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-    """``kl_div_grad(grad_output, x, y, reduction, log_target)`` against torch's backward. 'batchmean' is
-    'sum' divided by ``input.size(0)`` (even after a legacy override), so its upstream gradient is divided."""
+    """``kl_div_grad(grad_output, x, y, reduction, log_target, batchmean)`` against torch's backward. 'batchmean'
+    is 'sum' divided by ``input.size(0)``, also after a legacy override: ``batchmean=True`` with the reduction used."""
     arguments = bound_arguments(RF.kl_div, sample)
     x, y, reduction = arguments["input"], arguments["target"], arguments["reduction"]
     names = [name for name, w in (("input", 0), ("target", 1)) if w in sample.wrt]
@@ -205,10 +205,8 @@ def kl_hand_gradient(sample: SampleInput, grad_output: Tensor) -> tuple[list[Ten
         used = legacy_get_string(arguments["size_average"], arguments["reduce"], emit_warning=False)
     else:
         used = {"batchmean": "sum", "elementwise_mean": "mean"}.get(reduction, reduction)
-    if reduction == "batchmean" and x.dim() != 0:
-        grad_output = grad_output / x.size(0)
     grad_input, grad_target = RF.kl_div_grad(grad_output, x, y, used, arguments["log_target"],
-                                             ("input" in names, "target" in names))
+                                             batchmean=reduction == "batchmean")
     grads = {"input": grad_input, "target": grad_target}
     return [grads[name] for name in names], list(expected)
 

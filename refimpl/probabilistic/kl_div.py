@@ -10,7 +10,6 @@ from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
-from refimpl.probabilistic._grads import cast_like, sum_to, times
 
 MEAN_WARNING = (
     "reduction: 'mean' divides the total loss by both the batch size and the support size."
@@ -89,13 +88,26 @@ def kl_div(
         TypeError: ``input`` or ``target`` not a tensor; ``log_target`` not a bool.
         RuntimeError: integer, bool or complex ``input`` or ``target``; shapes that do not broadcast.
     """
+    reduction, batchmean = _validate_kl_div(input, target, size_average, reduce, reduction, log_target)
+    return _KLDivFunction.apply(input, target, reduction, batchmean, log_target)
+
+
+def _validate_kl_div(
+    input: Tensor, target: Tensor, size_average: bool | None, reduce: bool | None, reduction: str, log_target: bool
+) -> tuple[str, bool]:
+    """torch's checks, in torch's order and with its exception types (and its warning for 'mean').
+
+    Returns the reduction to apply ('none', 'mean' or 'sum'; 'batchmean' is 'sum') and whether to divide it by
+    ``input.size(0)`` afterwards: torch does so whenever ``reduction='batchmean'`` was passed, even when the
+    legacy arguments replaced it.
+    """
     if size_average is not None or reduce is not None:
         reduction_used = _reduction.legacy_get_string(size_average, reduce)
     elif reduction == "batchmean":
-        reduction_used = "sum"  # divided by input.size(0) below
+        reduction_used = "sum"  # divided by input.size(0) in the forward
     elif reduction in ("none", "mean", "sum", "elementwise_mean"):
         if reduction == "mean":
-            warnings.warn(MEAN_WARNING, stacklevel=2)
+            warnings.warn(MEAN_WARNING, stacklevel=3)
         reduction_used = _reduction.resolve("kl_div", reduction)
     else:
         raise ValueError(
@@ -119,10 +131,7 @@ def kl_div(
                 "input and target must be floating point)"
             )
     _checks.broadcast_shapes("kl_div", "target", target, "input", input)
-    loss = _KLDivFunction.apply(input, target, reduction_used, log_target)
-    if reduction == "batchmean" and input.dim() != 0:
-        loss = loss / input.size(0)  # as torch: after the sum, even after a legacy override; autograd divides g
-    return loss
+    return reduction_used, reduction == "batchmean"
 
 
 def kl_div_grad(
@@ -131,9 +140,8 @@ def kl_div_grad(
     target: Tensor,
     reduction: str = "mean",
     log_target: bool = False,
-    needs_input_grad: tuple[bool, bool] = (True, True),
-    exp_target: Tensor | None = None,
-) -> tuple[Tensor | None, Tensor | None]:
+    batchmean: bool = False,
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`kl_div` with respect to input and target.
 
     .. math::
@@ -146,66 +154,68 @@ def kl_div_grad(
         \frac{\partial l_i}{\partial y_i} = e^{y_i}(y_i - x_i + 1)
         \qquad (\texttt{log\_target=True}),
 
-    times the reduction's factor: ``grad_output`` ('none', 'sum') or ``grad_output / n`` ('mean').
-    ``'batchmean'`` is 'sum' followed by a division by ``input.size(0)``, which :func:`kl_div` leaves to
-    autograd; for it, pass ``reduction='sum'`` and ``grad_output / input.size(0)``.
-
-    torch differentiates :math:`\operatorname{xlogy}(y, y)` as :math:`\log y + y/y`, so the target's
-    gradient is NaN at :math:`y = 0` (0/0) and :math:`y = +\infty`; written the same way here. Each gradient
-    is summed over the dimensions its argument was broadcast along and has its argument's dtype. Returns
-    ``(grad_input, grad_target)``, with ``None`` where ``needs_input_grad`` is False. ``exp_target``, the
-    forward's :math:`e^y` when ``log_target``, saves recomputing it.
+    times the reduction's factor :math:`g`: ``grad_output`` ('none', 'sum') or ``grad_output / n`` ('mean'), and
+    divided by :math:`N` = ``input.size(0)`` when ``batchmean`` (``reduction='sum'`` for 'batchmean' itself).
+    torch differentiates :math:`\operatorname{xlogy}(y, y)` as :math:`\log y + y/y`, so the target's gradient is
+    NaN at :math:`y = 0` (0/0) and :math:`y = +\infty`; written the same way here. Each gradient is summed over
+    the dimensions its argument was broadcast along, in its argument's dtype. The terms are computed one by one,
+    in the order autograd differentiates the forward, so that float16 and bfloat16 gradients round as torch's
+    do. Returns ``(grad_input, grad_target)``.
     """
     shape = torch.broadcast_shapes(input.shape, target.shape)
     g = _reduction.grad_scale(grad_output, reduction, shape.numel())
-    grad_input = grad_target = None
-    # Term by term as torch's backward runs (see refimpl.probabilistic._grads), so half precision rounds alike.
+    if batchmean and input.dim() != 0:
+        g = g / input.size(0)
+    g = g.expand(shape)  # the upstream gradient of each element, a tensor of the loss's shape as autograd passes it
+    # term by term, as autograd differentiates the forward's operations, so that half precision rounds as torch's
     if log_target:
-        exp_target = torch.exp(target) if exp_target is None else exp_target
-        if needs_input_grad[0]:  # -g e^y
-            grad_input = cast_like(sum_to(times(-g, exp_target), shape, input), input)
-        if needs_input_grad[1]:  # g (y - x) e^y  +  g e^y
-            through_exp = cast_like(sum_to(g * (target - input), shape, target), exp_target) * exp_target
-            grad_target = through_exp + cast_like(sum_to(times(g, exp_target), shape, target), target)
+        exp_target = torch.exp(target)
+        grad_input = _as_gradient_of(-g * exp_target, input)  # -g e^y
+        # g (y - x) e^y, through e^y, plus g e^y, through y - x
+        grad_target = _as_gradient_of(g * (target - input), target) * exp_target + _as_gradient_of(
+            g * exp_target, target
+        )
     else:
-        if needs_input_grad[0]:  # -g y
-            grad_input = cast_like(sum_to(times(-g, target), shape, input), input)
-        if needs_input_grad[1]:  # g log y + g y / y  (from xlogy(y, y))  -  g x  (from y * x)
-            g_target = cast_like(sum_to(g, shape, target), target)
-            # g y / y is g, except at y = 0 and y = inf, where it is NaN: torch's quotient rule for xlogy(y, y)
-            from_xlogy = (g_target * torch.log(target)).add_(g_target * target / target)
-            grad_target = from_xlogy + cast_like(sum_to(times(-g, input), shape, target), target)
-    return (
-        None if grad_input is None else grad_input.contiguous(),
-        None if grad_target is None else grad_target.contiguous(),
-    )
+        grad_input = _as_gradient_of(-g * target, input)  # -g y
+        g_xlogy = _as_gradient_of(g, target)  # the upstream gradient of xlogy(y, y): the target's shape and dtype
+        # g log y + g y / y - g x: y / y is 1, except NaN at y = 0 and y = inf, as torch's backward of xlogy(y, y)
+        grad_target = g_xlogy * torch.log(target) + g_xlogy * target / target + _as_gradient_of(-g * input, target)
+    return grad_input, grad_target
+
+
+def _as_gradient_of(grad: Tensor, like: Tensor) -> Tensor:
+    """One term of a gradient as autograd hands it to ``like``: summed over the dimensions ``like`` was broadcast
+    along, in ``like``'s dtype."""
+    return grad.sum_to_size(like.shape).to(like.dtype)
 
 
 class _KLDivFunction(torch.autograd.Function):
     """Forward: the pointwise formula of :func:`kl_div` and its reduction. Backward: :func:`kl_div_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, reduction: str, log_target: bool) -> Tensor:
-        ctx.reduction, ctx.log_target = reduction, log_target
+    def forward(input: Tensor, target: Tensor, reduction: str, batchmean: bool, log_target: bool) -> Tensor:
         if log_target:
-            exp_target = torch.exp(target)
-            loss = exp_target * (target - input)
-            ctx.save_for_backward(input, target, exp_target)
+            loss = torch.exp(target) * (target - input)  # e^y (y - x)
         else:
-            loss = torch.xlogy(target, target) - target * input  # xlogy(0, y) = 0: zero targets add nothing
-            ctx.save_for_backward(input, target)
-        return _reduction.reduce_loss(loss, reduction)
+            loss = torch.xlogy(target, target) - target * input  # y log y - y x, with xlogy(0, y) = 0
+        loss = _reduction.reduce_loss(loss, reduction)
+        if batchmean and input.dim() != 0:
+            loss = loss / input.size(0)  # 'batchmean': the sum divided by the input's first size
+        return loss
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, reduction, batchmean, log_target = inputs
+        ctx.save_for_backward(input, target)
+        ctx.reduction, ctx.batchmean, ctx.log_target = reduction, batchmean, log_target
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
-        input, target, *saved_exp = ctx.saved_tensors
-        # e^y from the forward is reused, except when autograd records the gradient for a double backward:
-        # then kl_div_grad recomputes it from the target so that the second derivative flows through it.
-        exp_target = saved_exp[0] if saved_exp and not torch.is_grad_enabled() else None
+        input, target = ctx.saved_tensors
         grad_input, grad_target = kl_div_grad(
-            grad_output, input, target, ctx.reduction, ctx.log_target, ctx.needs_input_grad[:2], exp_target
+            grad_output, input, target, ctx.reduction, ctx.log_target, ctx.batchmean
         )
-        return grad_input, grad_target, None, None
+        return grad_input, grad_target, None, None, None
 
 
 class KLDivLoss(Loss):
