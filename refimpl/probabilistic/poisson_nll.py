@@ -10,7 +10,6 @@ from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
-from refimpl.probabilistic._grads import cast_like, sum_to, times
 
 
 def poisson_nll_loss(
@@ -78,6 +77,22 @@ def poisson_nll_loss(
             ``log_input=False``; bool target with ``full=True``); shapes that do not broadcast.
         NotImplementedError: a complex target with ``full=True`` (the comparison :math:`y > 1`).
     """
+    reduction, eps = _validate_poisson_nll_loss(input, target, log_input, full, size_average, eps, reduce, reduction)
+    return _PoissonNLLLossFunction.apply(input, target, log_input, full, eps, reduction)
+
+
+def _validate_poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool,
+    full: bool,
+    size_average: bool | None,
+    eps: float,
+    reduce: bool | None,
+    reduction: str,
+) -> tuple[str, float]:
+    """torch's checks, in torch's order and with its exception types; returns the reduction to apply and ``eps``
+    as a float."""
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
     if reduction not in _reduction.REDUCTIONS:  # poisson_nll_loss validates itself: no 'elementwise_mean'
@@ -100,7 +115,7 @@ def poisson_nll_loss(
             f"poisson_nll_loss(): \"le_cpu\" not implemented for '{_checks.dtype_name(target.dtype)}' "
             "(argument target is complex; full=True compares the target with 1 and needs a real target)"
         )
-    return _PoissonNLLLossFunction.apply(input, target, log_input, full, eps, reduction)
+    return reduction, eps
 
 
 def _check_no_bool_subtraction(input: Tensor, target: Tensor, log_input: bool, full: bool) -> None:
@@ -136,8 +151,7 @@ def poisson_nll_loss_grad(
     full: bool = False,
     eps: float = 1e-8,
     reduction: str = "mean",
-    needs_input_grad: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`poisson_nll_loss` with respect to input and target.
 
     .. math::
@@ -149,62 +163,64 @@ def poisson_nll_loss_grad(
         \frac{\partial l_i}{\partial y_i} = -\log(x_i + \varepsilon) \qquad (\texttt{log\_input=False}),
 
     and ``full=True`` adds :math:`\mathbb{1}[y_i > 1]\,(\log y_i + \frac{1}{2 y_i})` to the target's gradient
-    only. Torch's backward multiplies the derivative of the unmasked term by a zeroed upstream gradient where
-    :math:`y \le 1`, which is :math:`0 \cdot \mathrm{NaN} = \mathrm{NaN}` at :math:`y \le 0`; this function
-    does the same. Times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). For
-    complex tensors the gradient is ``grad_output * conj(derivative)``, torch's convention. Each gradient is
-    summed over the dimensions its argument was broadcast along and has its argument's dtype. Returns
-    ``(grad_input, grad_target)``, with ``None`` where ``needs_input_grad`` is False.
+    only, term by term: :math:`\log y + y/y - 1 + \frac12 \cdot 2\pi / (2\pi y)`. torch's backward multiplies
+    these by an upstream gradient zeroed where :math:`y \le 1`, which is :math:`0 \cdot \mathrm{NaN} =
+    \mathrm{NaN}` at :math:`y \le 0` (:math:`0 \cdot \log 0` at :math:`y = 0`); so does this function. Each
+    term is multiplied by the reduction's factor :math:`g` (``grad_output``, or ``grad_output / n`` for 'mean')
+    and handed to its argument as autograd hands it (:func:`_as_gradient_of`), in the order autograd
+    differentiates the forward, so that half precision rounds as torch's does. For complex tensors a term is
+    :math:`g \cdot \overline{\partial l / \partial z}`, torch's convention (the ``conj()`` calls, which do
+    nothing on real tensors). Returns ``(grad_input, grad_target)``.
     """
     shape = torch.broadcast_shapes(input.shape, target.shape)
-    g = _reduction.grad_scale(grad_output, reduction, shape.numel())
-    grad_input = grad_target = None
-    rate = None if log_input else input + eps
-    # Term by term as torch's backward runs (see refimpl.probabilistic._grads), so half precision rounds alike.
-    if needs_input_grad[0]:
-        from_target = cast_like(sum_to(times(-g, target), shape, input), input)  # -g y, from the product y * ...
-        if log_input:  # g e^x - g y
-            exp_input = torch.exp(input)
-            grad_input = times(cast_like(sum_to(g, shape, input), exp_input), exp_input) + from_target
-        else:  # g - g y / (x + eps): torch's log backward divides by the conjugate of its argument
-            rate_conj = rate.conj() if rate.is_complex() else rate
-            grad_input = cast_like(sum_to(g, shape, input), input) + from_target / rate_conj
-    if needs_input_grad[1]:
-        log_rate = input if log_input else torch.log(rate)
-        grad_target = cast_like(sum_to(times(-g, log_rate), shape, target), target)  # -g log(lambda)
-        if full:
-            # The Stirling term's derivative log y - 1 + y/y + (1/2)(2 pi)/(2 pi y), term by term, with torch's
-            # upstream gradient zeroed where y <= 1: 0 * log 0 = NaN at y = 0 (and 0 * NaN at y < 0) survive.
-            g_full = cast_like(sum_to(g, shape, target), target).masked_fill(target <= 1, 0)
-            d_stirling = (g_full * torch.log(target) - g_full).add_(g_full * target / target)
-            d_stirling.add_(g_full * 0.5 / (2 * math.pi * target) * (2 * math.pi))
-            grad_target = d_stirling + grad_target
-    return (
-        None if grad_input is None else grad_input.contiguous(),
-        None if grad_target is None else grad_target.contiguous(),
-    )
+    g = _reduction.grad_scale(grad_output, reduction, shape.numel()).expand(shape)  # as autograd passes it
+    if log_input:  # l = e^x - y x
+        grad_input = _as_gradient_of(g, input) * torch.exp(input).conj() + _as_gradient_of(-g * target.conj(), input)
+        grad_target = _as_gradient_of(-g * input.conj(), target)
+    else:  # l = x - y log(x + eps)
+        grad_input = _as_gradient_of(g, input) + _as_gradient_of(-g * target.conj(), input) / (input + eps).conj()
+        grad_target = _as_gradient_of(-g * torch.log(input + eps).conj(), target)
+    if full:  # + the Stirling term's derivative, with its upstream gradient zeroed where y <= 1
+        g_full = _as_gradient_of(g, target).masked_fill(target <= 1, 0)
+        d_stirling = g_full * torch.log(target) - g_full + g_full * target / target  # from y log y - y
+        d_stirling = d_stirling + g_full * 0.5 / (2 * math.pi * target) * (2 * math.pi)  # from log(2 pi y) / 2
+        grad_target = d_stirling + grad_target
+    return grad_input, grad_target
+
+
+def _as_gradient_of(grad: Tensor, like: Tensor) -> Tensor:
+    """One term of a gradient as autograd hands it to ``like``: summed over the dimensions ``like`` was broadcast
+    along, the real part when ``like`` is real and the term complex, in ``like``'s dtype."""
+    grad = grad.sum_to_size(like.shape)
+    if grad.is_complex() and not like.is_complex():
+        grad = grad.real
+    return grad.to(like.dtype)
 
 
 class _PoissonNLLLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`poisson_nll_loss` and its reduction. Backward: :func:`poisson_nll_loss_grad`."""
 
     @staticmethod
-    def forward(ctx, input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float, reduction: str):
+    def forward(input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float, reduction: str) -> Tensor:
+        if log_input:
+            loss = torch.exp(input) - target * input  # e^x - y x
+        else:
+            loss = input - target * torch.log(input + eps)  # x - y log(x + eps)
+        if full:  # torch adds in place: the loss keeps its dtype (a float16 input with an int64 target)
+            loss = (loss + stirling_term(target)).to(loss.dtype)
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        input, target, log_input, full, eps, reduction = inputs
         ctx.save_for_backward(input, target)
         ctx.log_input, ctx.full, ctx.eps, ctx.reduction = log_input, full, eps, reduction
-        if log_input:
-            loss = torch.exp(input) - target * input
-        else:
-            loss = input - target * torch.log(input + eps)
-        if full:
-            loss += stirling_term(target)  # in place, as torch: the loss keeps its dtype (f16 input, int target)
-        return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
         grad_input, grad_target = poisson_nll_loss_grad(
-            grad_output, input, target, ctx.log_input, ctx.full, ctx.eps, ctx.reduction, ctx.needs_input_grad[:2]
+            grad_output, input, target, ctx.log_input, ctx.full, ctx.eps, ctx.reduction
         )
         return grad_input, grad_target, None, None, None, None
 
