@@ -31,20 +31,9 @@ import math
 import torch
 from torch import Tensor
 
+from refimpl.classification._log_softmax import row_max  # the same code in the readable module
+
 LOG2_E = math.log2(math.e)  # e^t = 2^(t log2 e)
-
-
-def accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for float16 and bfloat16 (torch's CPU softmax kernels accumulate in float32); else ``dtype``."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
-def row_max(logits: Tensor, dim: int) -> Tensor:
-    """The maximum along ``dim`` (kept, detached): the shift of the stable form. Zero when there are no
-    classes, where ``amax`` would raise and torch's log-softmax returns an empty result."""
-    if logits.shape[dim] == 0:
-        return logits.new_zeros(logits.shape[:dim] + (1,) + logits.shape[dim + 1:])
-    return logits.detach().amax(dim, keepdim=True)  # the shift cancels in p and log p: no gradient through it
 
 
 def fast_exp_(t: Tensor) -> Tensor:

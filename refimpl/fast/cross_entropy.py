@@ -10,20 +10,23 @@ Chapter: ``book/classification/cross_entropy.ipynb``.
 import torch
 from torch import Tensor
 
-from refimpl import _checks, _reduction
-from refimpl.fast._log_softmax import accumulate_dtype, fast_exp, fast_exp_, log_softmax, row_max, softmax
-from refimpl.fast.nll import (
+from refimpl.classification import cross_entropy as readable
+from refimpl.classification._log_softmax import accumulate_dtype, row_max
+from refimpl.classification.cross_entropy import (  # the same code in the readable module
+    class_view,
+    probability_target_loss,
+    smoothed,
+    smoothing_term,
+)
+from refimpl.classification.nll import (
     batched,
-    check_arguments,
-    check_class_targets,
-    check_target_range,
     class_target_mask,
     flat_weight,
     position_scale,
     reduce_class_losses,
     target_coefficients,
-    total_weight,
 )
+from refimpl.fast._log_softmax import fast_exp, fast_exp_, log_softmax, softmax
 
 
 def cross_entropy(
@@ -111,24 +114,12 @@ def cross_entropy(
         NotImplementedError: integer, bool or complex input.
         TypeError: a non-tensor argument; a non-integer ``ignore_index``; a non-number ``label_smoothing``.
     """
-    reduction = _reduction.resolve("cross_entropy", reduction, size_average, reduce)
-    ignore_index = check_arguments("cross_entropy", "cross_entropy_loss", input, target, weight, ignore_index)
-    _checks.check_same_device("cross_entropy", input=input, target=target, weight=weight)
-    if isinstance(label_smoothing, bool):
-        label_smoothing = float(label_smoothing)  # torch's parser takes a bool as a number here
-    label_smoothing = _checks.check_number("cross_entropy", "label_smoothing", label_smoothing, position=6)
-    # torch smooths only when label_smoothing > 0: a negative value or NaN silently means no smoothing
-    smoothing = label_smoothing if label_smoothing > 0 else 0.0
-    if input.shape == target.shape:  # torch's only test for class probabilities
-        check_probability_target(input, target, weight, ignore_index, smoothing)
+    reduction, ignore_index, smoothing = readable._validate_cross_entropy(
+        input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing
+    )
+    if input.shape == target.shape:  # class probabilities
         return _CrossEntropyLossFunction.apply(input, target, weight, ignore_index, reduction, smoothing, None, None)
-    check_smoothing_range(smoothing)
-    check_logits(input)
-    classes = check_class_targets("cross_entropy", input, target, weight, checked_input=True)
     safe_target, keep = class_target_mask(target, ignore_index)
-    check_target_range("cross_entropy", safe_target, classes, ignore_index)
-    if smoothing > 0:
-        check_smoothing_quirks(input, target, weight, reduction)
     return _CrossEntropyLossFunction.apply(input, target, weight, ignore_index, reduction, smoothing, safe_target, keep)
 
 
@@ -289,119 +280,3 @@ class _CrossEntropyLossFunction(torch.autograd.Function):
 # The pieces: smoothing and probability-target terms, validation.
 
 
-def class_view(weight: Tensor, ndim: int) -> Tensor:
-    """Per-class weights shaped ``(1, C, 1, ..., 1)`` to broadcast along the class dimension 1."""
-    return weight.reshape(1, -1, *([1] * (ndim - 2)))
-
-
-def smoothed(target: Tensor, smoothing: float, classes: int) -> Tensor:
-    r""":math:`q = (1 - \varepsilon) y + \varepsilon / C`, in the target's dtype (``y`` itself when
-    :math:`\varepsilon = 0`)."""
-    return target * (1 - smoothing) + smoothing / classes if smoothing > 0 else target
-
-
-def smoothing_term(
-    log_probs: Tensor, target: Tensor, keep: Tensor, weight: Tensor | None, reduction: str, dtype: torch.dtype
-) -> Tensor:
-    r""":math:`R`: :math:`s_n = -k_n \sum_c w_c \log p_{n,c}` reduced like the NLL, 'mean' by the same total
-    weight of kept targets."""
-    per_position = -(log_probs.sum(1) if weight is None else (log_probs * class_view(weight, log_probs.dim())).sum(1))
-    per_position = torch.where(keep, per_position.to(dtype), 0)
-    if reduction == "none":
-        return per_position
-    if reduction == "sum":
-        return per_position.sum()
-    return per_position.sum() / total_weight(target, keep, weight, dtype)
-
-
-def probability_target_loss(
-    log_probs: Tensor, target: Tensor, weight: Tensor | None, reduction: str, smoothing: float, input: Tensor
-) -> Tensor:
-    r"""The loss of class-probability targets: :math:`-\sum_c w_c q_{n,c} \log p_{n,c}`, its sum, or its sum
-    divided by the number of positions :math:`N d_1 \cdots d_K` (the input's size over :math:`C`)."""
-    y = target.unsqueeze(0) if target.dim() == 1 else target
-    classes = log_probs.shape[1]
-    terms = log_probs * smoothed(y, smoothing, classes)  # promotes to the target's dtype, as torch does
-    if weight is not None:
-        terms = terms * class_view(weight, terms.dim())
-    if reduction == "none":
-        return -terms.sum(1)
-    if reduction == "sum":
-        return -terms.sum()  # -0.0 for an empty batch, as torch
-    if input.numel() == 0:
-        return -terms.sum() * float("nan")  # torch fills an empty 'mean' with NaN
-    return -terms.sum() / (input.numel() // classes)
-
-
-def check_logits(input: Tensor) -> None:
-    """What torch's ``log_softmax`` rejects: a 0-dim input (no class dimension 1), non-floating dtypes."""
-    if input.dim() == 0:
-        raise IndexError(
-            "cross_entropy(): Dimension out of range (expected to be in range of [-1, 0], but got 1) (argument "
-            "input is 0-dim; it needs a class dimension: shape (C), (N, C) or (N, C, d1, ..., dK))"
-        )
-    kernel = "log_softmax_lastdim_kernel_impl" if input.dim() <= 2 else "log_softmax_kernel_impl"
-    _checks.check_floating("cross_entropy", kernel, input.dtype, what="the input's logits")
-
-
-def check_smoothing_range(smoothing: float) -> None:
-    """label_smoothing above 1 raises (when the loss is called); negative values were mapped to 0."""
-    if smoothing > 1:
-        raise RuntimeError(
-            f"cross_entropy(): label_smoothing must be between 0.0 and 1.0. Got: {smoothing} "
-            "(argument label_smoothing is the weight of the uniform distribution)"
-        )
-
-
-def check_probability_target(
-    input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, smoothing: float
-) -> None:
-    """torch's checks for class-probability targets, in its order."""
-    if not target.dtype.is_floating_point:
-        raise RuntimeError(
-            "cross_entropy(): Expected floating point type for target with class probabilities, got "
-            f"{_checks.dtype_name(target.dtype)} (argument target has the input's shape {tuple(input.shape)}, so "
-            "it is read as class probabilities; class indices have the input's shape without dimension 1)"
-        )
-    if ignore_index >= 0:
-        raise RuntimeError(
-            f"cross_entropy(): ignore_index is not supported for floating point target (argument ignore_index="
-            f"{ignore_index}; with class probabilities it must be negative, e.g. the default -100)"
-        )
-    if input.dim() == 0:
-        raise IndexError(
-            "cross_entropy(): Dimension specified as 1 but tensor has no dimensions (argument input is 0-dim; it "
-            "needs a class dimension: shape (C), (N, C) or (N, C, d1, ..., dK))"
-        )
-    classes = input.shape[1] if input.dim() > 1 else input.shape[0]
-    if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
-        raise RuntimeError(
-            f"cross_entropy(): cross_entropy: weight tensor should be defined either for all {classes} classes or no "
-            f"classes but got weight tensor of shape: {list(weight.shape)} (argument weight: expected ({classes},))"
-        )
-    check_logits(input)
-    check_smoothing_range(smoothing)
-
-
-def check_smoothing_quirks(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> None:
-    """Three calls that torch's label-smoothing code rejects although the loss is well defined; refimpl
-    rejects them too, with torch's exception and phrase, so both behave alike."""
-    if weight is not None and weight.dim() > 1 and weight.shape[0] != weight.numel():
-        shape = [1] * input.dim()
-        shape[1] = weight.shape[0]
-        raise RuntimeError(
-            f"cross_entropy(): shape '{shape}' is invalid for input of size {weight.numel()} (argument weight of "
-            f"shape {tuple(weight.shape)}: with label_smoothing torch views the weight with its first size; pass "
-            "a 1-D weight)"
-        )
-    if input.dim() == 1 and target.dim() == 1:
-        raise RuntimeError(
-            "cross_entropy(): output with shape [] doesn't match the broadcast shape [1] (argument target of shape "
-            "(1,) with an unbatched input and label_smoothing > 0: pass a 0-dim target)"
-        )
-    if weight is not None and reduction == "mean" and target.dtype == torch.uint8:
-        raise RuntimeError(
-            "cross_entropy(): gather(): Expected dtype int32/int64 for index (argument target is uint8: torch "
-            "gathers the class weights with it when label_smoothing > 0, weight is given and reduction='mean'; "
-            "pass int64 class indices)"
-        )

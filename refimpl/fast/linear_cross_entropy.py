@@ -18,9 +18,8 @@ import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
-from refimpl.fast._log_softmax import LOG2_E, accumulate_dtype
-from refimpl.fast.cross_entropy import cross_entropy
-from refimpl.fast.nll import (
+from refimpl.classification._log_softmax import accumulate_dtype
+from refimpl.classification.nll import (
     check_arguments,
     check_class_targets,
     check_target_range,
@@ -28,6 +27,8 @@ from refimpl.fast.nll import (
     position_scale,
     total_weight,
 )
+from refimpl.fast._log_softmax import LOG2_E
+from refimpl.fast.cross_entropy import cross_entropy
 
 
 def linear_cross_entropy(
