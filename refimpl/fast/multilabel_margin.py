@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
-from refimpl._checks import check_same_device, check_tensor_argument
-from refimpl.margin.multi_margin import check_class_scores, check_kernel_dtype, check_long_target
+from refimpl.margin import multilabel_margin as readable
 
 FN = "multilabel_margin_loss"
 _CHUNK_ELEMENTS = 1 << 22  # rows per chunk * C * C: bounds the memory of the pairwise (N, C, C) hinge
@@ -67,31 +66,8 @@ def multilabel_margin_loss(
             non-int64 target.
         NotImplementedError: integer, bool or complex input, and float16/bfloat16 on the CPU.
     """
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    else:
-        reduction = _reduction.resolve(FN, reduction)
-    check_tensor_argument(FN, "input", input, position=1)
-    check_tensor_argument(FN, "target", target, position=2)
-    check_same_device(FN, input=input, target=target)
-    check_class_scores(FN, input)
+    reduction = readable._validate_multilabel_margin_loss(input, target, size_average, reduce, reduction)
     n_classes = 1 if input.dim() == 0 else input.size(-1)
-    if input.dim() <= 1:
-        ok = target.dim() <= 1 and target.numel() == n_classes
-    else:
-        ok = target.shape == input.shape
-    if not ok:
-        raise RuntimeError(
-            f"{FN}(): inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)} "
-            "(argument target must have input's shape: one -1 padded list of class indices per sample)"
-        )
-    if target.numel() and bool(((target < -1) | (target >= n_classes)).any()):
-        raise RuntimeError(
-            f"{FN}(): argument #2 'target' is out of range (argument target: every entry must be a class index "
-            f"in [0, {n_classes}) or the padding -1; got values from {int(target.min())} to {int(target.max())})"
-        )
-    check_kernel_dtype(FN, "multilabel_margin_loss_forward_out_frame", input)
-    check_long_target(FN, target)
     n_frames = 1 if input.dim() <= 1 else input.size(0)
     out_shape = (n_frames,) if input.dim() == 2 else ()
     return _MultiLabelMarginLossFunction.apply(
