@@ -91,6 +91,17 @@ def gaussian_nll_loss(
             complex tensor and cannot clamp it). A complex ``input`` with a real ``var`` gives a complex loss,
             as in torch.
     """
+    var = _validate_gaussian_nll_loss(input, target, var, eps, reduction)
+    # The loss depends on input and target only through r = x - y. Autograd's subtraction broadcasts, promotes,
+    # and hands the target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
+    return _GaussianNLLLossFunction.apply(input - target, var, full, eps, reduction)
+
+
+def _validate_gaussian_nll_loss(
+    input: Tensor, target: Tensor | float, var: Tensor | float, eps: float, reduction: str
+) -> Tensor:
+    """torch's checks, in torch's order and with its exception types; returns ``var`` as the tensor the loss uses
+    (a float filled into ``input``'s shape, a variance per row unsqueezed at -1)."""
     var = _variance_tensor(input, var)
     var = _variance_for_input(input, var)
     if not isinstance(reduction, str):
@@ -106,11 +117,9 @@ def gaussian_nll_loss(
     _check_eps(var, eps)
     _check_target(input, target)
     _checks.check_same_device("gaussian_nll_loss", input=input, target=target, var=var)
-    # The loss depends on input and target only through r = x - y. Autograd's subtraction broadcasts,
-    # promotes, and hands the target the negated gradient: dL/dx = dL/dr and dL/dy = -dL/dr.
-    residual = input - target
-    _checks.broadcast_shapes("gaussian_nll_loss", "input - target", residual, "var", var)
-    return _GaussianNLLLossFunction.apply(residual, var, full, eps, reduction)
+    shape = torch.broadcast_shapes(input.shape, target.shape if isinstance(target, Tensor) else ())
+    _checks.broadcast_shapes("gaussian_nll_loss", "input - target", torch.empty(shape, device="meta"), "var", var)
+    return var
 
 
 def gaussian_nll_loss_grad(
@@ -119,9 +128,7 @@ def gaussian_nll_loss_grad(
     var: Tensor,
     eps: float = 1e-6,
     reduction: str = "mean",
-    *,
-    needs_input_grad: tuple[bool, bool] = (True, True),
-) -> tuple[Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor]:
     r"""Hand-derived gradient of :func:`gaussian_nll_loss` with respect to :math:`r = x - y` and ``var``.
 
     ``var`` is the variance tensor after :func:`gaussian_nll_loss` expanded a float or unsqueezed it;
@@ -139,23 +146,16 @@ def gaussian_nll_loss_grad(
     derivatives of :math:`\log v` and of :math:`q/v`, summed separately and in torch's order so that half
     precision rounds as torch does. :math:`v` keeps autograd's identity with ``var`` (see
     :func:`_clamp_straight_through`), so the gradient flows at clamped entries and double backward sees
-    what torch's sees. Returns ``(grad_residual, grad_var)``, each ``None`` where ``needs_input_grad``
-    says so.
+    what torch's sees. Returns ``(grad_residual, grad_var)``.
     """
-    v = _clamp_straight_through(var, eps)
-    loss_shape = torch.broadcast_shapes(residual.shape, v.shape)
-    # The upstream gradient of log v + q/v, i.e. with the loss's factor 1/2, as torch's backward passes it
-    # on. Expanding keeps it a dimensioned tensor: a 0-dim one would not promote against v in a float16 var.
-    half = (_reduction.grad_scale(grad_output, reduction, math.prod(loss_shape)) * 0.5).expand(loss_shape)
-    per_v = half / v  # the factor 1/v of both d(log v)/dv and d(q/v)/dq
-    grad_residual = grad_var = None
-    if needs_input_grad[0]:
-        grad_residual = (per_v * residual.conj()).mul_(2).sum_to_size(residual.shape)  # dq/dr = 2r
-    if needs_input_grad[1]:
-        # d(log v)/dv = 1/v, summed over the broadcast dimensions before dividing, as autograd does
-        from_log = per_v.real if v.shape == loss_shape else half.real.sum_to_size(v.shape) / v
-        ratio = residual.square() / v / v  # d(q/v)/dv = -(q/v)/v, with q/v as in the forward
-        grad_var = from_log - (half * ratio.conj()).real.sum_to_size(v.shape)
+    v = _clamp_straight_through(var, eps)  # max(var, eps) in value, the identity for autograd
+    shape = torch.broadcast_shapes(residual.shape, v.shape)
+    # the upstream gradient of log v + r^2 / v: the reduction's factor times the loss's 1/2, as autograd passes it
+    half = (_reduction.grad_scale(grad_output, reduction, math.prod(shape)) * 0.5).expand(shape)
+    grad_residual = (half / v * (2 * residual).conj()).sum_to_size(residual.shape)  # d(r^2 / v)/dr = 2r / v
+    from_log = half.sum_to_size(v.shape) / v  # d(log v)/dv = 1/v, after the sum over broadcast dimensions
+    from_ratio = (-half * (residual.square() / v / v).conj()).sum_to_size(v.shape)  # d(r^2 / v)/dv = -(r^2 / v)/v
+    grad_var = (from_log + from_ratio).real  # the variance is real, also when a complex residual makes the loss so
     return grad_residual, grad_var
 
 
@@ -169,6 +169,30 @@ def _clamp_straight_through(var: Tensor, eps: float) -> Tensor:
     with torch.no_grad():
         clamped.clamp_(min=eps)
     return clamped
+
+
+class _GaussianNLLLossFunction(torch.autograd.Function):
+    """Forward: the formula of :func:`gaussian_nll_loss`. Backward: :func:`gaussian_nll_loss_grad`."""
+
+    @staticmethod
+    def forward(residual: Tensor, var: Tensor, full: bool, eps: float, reduction: str) -> Tensor:
+        v = var.clamp(min=eps)  # v = max(var, eps): a floor, not an offset
+        loss = 0.5 * (torch.log(v) + residual**2 / v)  # torch's expression, so every dtype rounds as torch's
+        if full:
+            loss = loss + HALF_LOG_2PI  # + log(2 pi) / 2
+        return _reduction.reduce_loss(loss, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        residual, var, full, eps, reduction = inputs
+        ctx.save_for_backward(residual, var)
+        ctx.eps, ctx.reduction = eps, reduction
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        residual, var = ctx.saved_tensors
+        grad_residual, grad_var = gaussian_nll_loss_grad(grad_output, residual, var, ctx.eps, ctx.reduction)
+        return grad_residual, grad_var, None, None, None
 
 
 def _variance_tensor(input: Tensor, var: Tensor | float) -> Tensor:
@@ -255,29 +279,6 @@ def _check_target(input: Tensor, target: Tensor | float) -> None:
             f"gaussian_nll_loss(): unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}' "
             "(argument target must be a Tensor or a number)"
         )
-
-
-class _GaussianNLLLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`gaussian_nll_loss`. Backward: :func:`gaussian_nll_loss_grad`."""
-
-    @staticmethod
-    def forward(ctx, residual: Tensor, var: Tensor, full: bool, eps: float, reduction: str) -> Tensor:
-        ctx.save_for_backward(residual, var)
-        ctx.eps, ctx.reduction = eps, reduction
-        v = var.clamp(min=eps)  # the floor in value; the backward restores autograd's identity
-        # 0.5 * (log v + r^2 / v), in torch's order of operations so every dtype rounds as torch does
-        loss = torch.add(v.log(), residual.square() / v).mul_(0.5)
-        if full:
-            loss.add_(HALF_LOG_2PI)
-        return _reduction.reduce_loss(loss, reduction)
-
-    @staticmethod
-    def backward(ctx, grad_output: Tensor):
-        residual, var = ctx.saved_tensors
-        grad_residual, grad_var = gaussian_nll_loss_grad(
-            grad_output, residual, var, ctx.eps, ctx.reduction, needs_input_grad=ctx.needs_input_grad[:2]
-        )
-        return grad_residual, grad_var, None, None, None
 
 
 class GaussianNLLLoss(Loss):
