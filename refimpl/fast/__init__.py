@@ -14,6 +14,7 @@ from refimpl.fast.adaptive_log_softmax import adaptive_log_softmax
 from refimpl.fast.cross_entropy import cross_entropy
 from refimpl.fast.ctc import ctc_loss
 from refimpl.fast.huber import huber_loss
+from refimpl.fast.kl_div import kl_div
 from refimpl.fast.linear_cross_entropy import linear_cross_entropy
 from refimpl.fast.mse import mse_loss
 from refimpl.fast.multilabel_margin import multilabel_margin_loss
@@ -25,7 +26,6 @@ from refimpl.functional import (  # already as fast as the formula gets: the rea
     cosine_embedding_loss,
     gaussian_nll_loss,
     hinge_embedding_loss,
-    kl_div,
     l1_loss,
     margin_ranking_loss,
     multi_margin_loss,

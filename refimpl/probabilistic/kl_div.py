@@ -107,7 +107,7 @@ def _validate_kl_div(
         reduction_used = "sum"  # divided by input.size(0) in the forward
     elif reduction in ("none", "mean", "sum", "elementwise_mean"):
         if reduction == "mean":
-            warnings.warn(MEAN_WARNING, stacklevel=3)
+            warnings.warn(MEAN_WARNING, stacklevel=_checks.user_stacklevel())
         reduction_used = _reduction.resolve("kl_div", reduction)
     else:
         raise ValueError(
