@@ -54,12 +54,29 @@ def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
 
     Gradient: :func:`target_log_prob_grad`. Shapes: ``logits`` (N, K), ``target`` (N,) int64; result (N,).
     """
-    return _TargetLogProb.apply(logits, target)
+    return _TargetLogProbFunction.apply(logits, target)
 
 
-def target_log_prob_grad(
-    grad_output: Tensor, logits: Tensor, target: Tensor, lse: Tensor | None = None
-) -> Tensor:
+class _TargetLogProbFunction(torch.autograd.Function):
+    """Forward: :func:`target_log_prob`'s formula. Backward: :func:`target_log_prob_grad`."""
+
+    @staticmethod
+    def forward(logits: Tensor, target: Tensor) -> Tensor:
+        z = logits.to(_accumulate_dtype(logits.dtype))
+        return (z.gather(1, target.unsqueeze(1)) - _logsumexp(z)).squeeze(1).to(logits.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        logits, target = inputs
+        ctx.save_for_backward(logits, target)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        logits, target = ctx.saved_tensors
+        return target_log_prob_grad(grad_output, logits, target), None
+
+
+def target_log_prob_grad(grad_output: Tensor, logits: Tensor, target: Tensor) -> Tensor:
     r"""Hand-derived gradient of :func:`target_log_prob` with respect to ``logits``.
 
     .. math::
@@ -70,45 +87,58 @@ def target_log_prob_grad(
     so :math:`\partial L/\partial z_{nk} = g_n([k = t_n] - p_{nk})` for upstream :math:`g`: the
     "one-hot minus softmax" of cross-entropy with the sign flipped (this is a log-likelihood, not a loss).
     Each row of the gradient sums to 0.
-
-    ``lse`` (N, 1), the forward's log-sum-exp, is reused when given: then nothing here is differentiated and the
-    one temporary is updated in place. Without it (a graph is being built for double backward) the log-sum-exp
-    is recomputed from ``logits`` with differentiable out-of-place operations.
     """
-    acc = _accumulate_dtype(logits.dtype)
-    z = logits.to(acc)
-    g = grad_output.to(acc).unsqueeze(1)
-    if lse is not None:
-        # half precision: torch's backward reads its rounded log-softmax output, so round log p once before exp
-        p = (z - lse).to(logits.dtype).to(acc).exp_()
-        return p.mul_(-g).scatter_add_(1, target.unsqueeze(1), g).to(logits.dtype)
-    p = (z - _logsumexp(z)).to(logits.dtype).to(acc).exp()
-    grad = (g * p).neg_()  # a fresh product: mul saved g and p, not its result, so in place is safe
-    return grad.scatter_add(1, target.unsqueeze(1), g).to(logits.dtype)
-
-
-class _TargetLogProb(torch.autograd.Function):
-    """Forward: :func:`target_log_prob`'s formula. Backward: :func:`target_log_prob_grad`."""
-
-    @staticmethod
-    def forward(ctx, logits: Tensor, target: Tensor) -> Tensor:
-        z = logits.to(_accumulate_dtype(logits.dtype))
-        lse = _logsumexp(z)
-        ctx.save_for_backward(logits, target, lse)
-        return (z.gather(1, target.unsqueeze(1)) - lse).squeeze(1).to(logits.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_output: Tensor):
-        logits, target, lse = ctx.saved_tensors
-        # The saved lse is a constant to autograd: reuse it only when no graph is built (no double backward).
-        reuse = None if torch.is_grad_enabled() else lse
-        return target_log_prob_grad(grad_output, logits, target, reuse), None
+    z = logits.to(_accumulate_dtype(logits.dtype))
+    # log p rounded to the logits' dtype first: torch's backward reads its float16/bfloat16 log-softmax output
+    p = (z - _logsumexp(z)).to(logits.dtype).to(z.dtype).exp()
+    one_hot = (target.unsqueeze(1) == torch.arange(z.shape[1], device=z.device)).to(z.dtype)  # [k = t_n]
+    return (grad_output.to(z.dtype).unsqueeze(1) * (one_hot - p)).to(logits.dtype)
 
 
 def _log_softmax(logits: Tensor) -> Tensor:
     r"""The full log-softmax along dim 1, :math:`z - \operatorname{lse}(z)` (for ``log_prob``; autograd)."""
     z = logits.to(_accumulate_dtype(logits.dtype))
     return (z - _logsumexp(z)).to(logits.dtype)
+
+
+def _validate_adaptive_log_softmax(input_: Tensor, target_: Tensor, n_classes: int) -> bool:
+    """torch's checks of ``AdaptiveLogSoftmaxWithLoss.forward``, with its messages; returns whether the call is
+    batched (a 1-D target). torch finds a target outside ``[0, n_classes - 1]`` only after evaluating the
+    clusters (no row falls in any cluster); checking it first raises the same error."""
+    if target_.dim() == 1:
+        if input_.size(0) != target_.size(0):
+            raise RuntimeError(
+                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): Input and target should have the same size in the "
+                f"batch dimension. (input_ has {input_.size(0)} rows, target_ has {target_.size(0)})"
+            )
+        if input_.dim() != 2:
+            raise RuntimeError(
+                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 1D target tensor expects 2D input tensors, "
+                f"but found inputs with size {input_.size()} (argument input_)"
+            )
+    elif target_.dim() == 0:
+        if input_.dim() != 1:
+            raise RuntimeError(
+                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 0D target tensor expects 1D input tensors, "
+                f"but found inputs with size {input_.size()} (argument input_)"
+            )
+    else:
+        raise RuntimeError(
+            f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 0D or 1D target tensor expected, multi-target not "
+            f"supported (argument target_ has shape {tuple(target_.shape)})"
+        )
+    if target_.numel() > 0 and (target_.min() < 0 or target_.max() >= n_classes):
+        raise RuntimeError(
+            f"{_NAME} (AdaptiveLogSoftmaxWithLoss): Target values should be in [0, {n_classes - 1}], "
+            f"but values in range [{target_.min().item()}, {target_.max().item()}] were found. "
+            "(argument target_)"
+        )
+    if target_.dtype not in (torch.int64, torch.int32):
+        raise RuntimeError(
+            f"{_NAME} (AdaptiveLogSoftmaxWithLoss): gather(): Expected dtype int32/int64 for index "
+            f"(argument target_ has dtype {target_.dtype})"
+        )
+    return target_.dim() == 1
 
 
 class AdaptiveLogSoftmaxWithLoss(nn.Module):
@@ -204,65 +234,22 @@ class AdaptiveLogSoftmaxWithLoss(nn.Module):
 
     def forward(self, input_: Tensor, target_: Tensor) -> _ASMoutput:
         """``(output, loss)``: each target's log-probability and their negated mean (see the class)."""
-        if target_.dim() == 1:
-            if input_.size(0) != target_.size(0):
-                raise RuntimeError(
-                    f"{_NAME} (AdaptiveLogSoftmaxWithLoss): Input and target should have the same size in the "
-                    f"batch dimension. (input_ has {input_.size(0)} rows, target_ has {target_.size(0)})"
-                )
-            if input_.dim() != 2:
-                raise RuntimeError(
-                    f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 1D target tensor expects 2D input tensors, "
-                    f"but found inputs with size {input_.size()} (argument input_)"
-                )
-        elif target_.dim() == 0:
-            if input_.dim() != 1:
-                raise RuntimeError(
-                    f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 0D target tensor expects 1D input tensors, "
-                    f"but found inputs with size {input_.size()} (argument input_)"
-                )
-        else:
-            raise RuntimeError(
-                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): 0D or 1D target tensor expected, multi-target not "
-                f"supported (argument target_ has shape {tuple(target_.shape)})"
-            )
-        if target_.dtype not in (torch.int64, torch.int32):
-            raise RuntimeError(
-                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): gather(): Expected dtype int32/int64 for index "
-                f"(argument target_ has dtype {target_.dtype})"
-            )
-        batched = target_.dim() > 0
+        batched = _validate_adaptive_log_softmax(input_, target_, self.n_classes)
         input = input_ if batched else input_.unsqueeze(0)
         target = target_ if batched else target_.unsqueeze(0)
-        n = target.size(0)
-        # which head entry each row reads: its own class in the shortlist, else its cluster's entry
-        head_index = target.new_empty(n)
-        tail_part = input.new_zeros(n)
-        used = 0
-        bounds = [0] + self.cutoffs
-        for i, (low, high) in enumerate(itertools.pairwise(bounds)):
-            mask = (target >= low) & (target < high)
-            rows = mask.nonzero().flatten()
+        # the cluster of each target: 0 for the shortlist, i for tail i (classes c_{i-1}..c_i - 1)
+        cluster = torch.bucketize(target, target.new_tensor(self.cutoffs[:-1]), right=True)
+        # the head entry each row reads: its own class in the shortlist, else its cluster's entry c_0 + i - 1
+        head_index = torch.where(cluster == 0, target, self.shortlist_size + cluster - 1)
+        output = target_log_prob(self.head(input), head_index)
+        for i in range(1, self.n_clusters + 1):
+            rows = (cluster == i).nonzero().flatten()
             if rows.numel() == 0:
                 continue  # an unused cluster is never evaluated: its weights get no gradient
-            if i == 0:
-                head_index.index_copy_(0, rows, target[mask])
-            else:
-                head_index.index_fill_(0, rows, self.shortlist_size + i - 1)
-                cluster_logits = self.tail[i - 1](input.index_select(0, rows))
-                tail_part = tail_part.index_copy(0, rows, target_log_prob(cluster_logits, target[mask] - low))
-            used += rows.numel()
-        if used != n:
-            raise RuntimeError(
-                f"{_NAME} (AdaptiveLogSoftmaxWithLoss): Target values should be in [0, {self.n_classes - 1}], "
-                f"but values in range [{target.min().item()}, {target.max().item()}] were found. "
-                "(argument target_)"
-            )
-        output = tail_part + target_log_prob(self.head(input), head_index)
+            cluster_logits = self.tail[i - 1](input[rows])
+            output = output.index_add(0, rows, target_log_prob(cluster_logits, target[rows] - self.cutoffs[i - 1]))
         loss = (-output).mean()
-        if not batched:
-            output = output.squeeze(0)
-        return _ASMoutput(output, loss)
+        return _ASMoutput(output if batched else output.squeeze(0), loss)
 
     def _full_log_prob(self, input: Tensor, head_output: Tensor) -> Tensor:
         """Log-probabilities of all classes: the head's, then each cluster's plus its head entry."""
