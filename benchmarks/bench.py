@@ -399,7 +399,7 @@ def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple
 
 def peak_memory_mib(name: str, contender: str, device: str) -> float:
     """Peak resident memory of one forward and backward of ``contender`` at the large size, in MiB above the
-    inputs: measured in a fresh process (``ru_maxrss``), so that nothing else has touched its pages."""
+    inputs: measured in a fresh process (its ``VmHWM``), so that nothing else has touched its pages."""
     command = [sys.executable, __file__, "--memory-child", f"{name}:{contender}:{device}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["extra_mib"]
@@ -412,7 +412,10 @@ def memory_child(spec: str) -> None:
     with open("/proc/self/statm") as f:
         before = int(f.read().split()[1]) * resource.getpagesize() / 2**20
     time_once(functions[contender], args, kwargs, device)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # VmHWM, the peak of this address space: unlike ru_maxrss it starts afresh at exec, so it does not inherit
+    # the peak of the parent that started this process
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024  # kB
     print(json.dumps({"extra_mib": peak - before}))
 
 
