@@ -3,11 +3,11 @@ r"""Linear cross-entropy: a linear layer and the cross-entropy of its logits, co
 ``linear_cross_entropy(x, W, y)`` is ``cross_entropy(linear(x, W, b), y)``. For a language-model head the
 logits :math:`Z = X W^\top + b` are an :math:`N \times C` matrix with :math:`C` (the vocabulary) far larger
 than the feature size :math:`d`, so :math:`Z`, its softmax and its gradient dominate the memory of
-training. This implementation never holds more than ``chunk`` rows of :math:`Z`: it walks the batch in
-chunks, derives each chunk's log-softmax from the log-sum-exp, and accumulates the hand-derived fused
-gradient :math:`\partial L / \partial X = G W`, :math:`\partial L / \partial W = G^\top X`,
-:math:`\partial L / \partial b = G^\top 1` with :math:`G = \partial L / \partial Z` = (softmax - one-hot),
-one chunk of :math:`G` at a time.
+training. This implementation never holds more than ``B`` rows of :math:`Z`: the forward walks the batch in
+chunks of rows and keeps only each row's loss; the hand-derived gradient walks it again, rebuilds each
+chunk's logits and softmax, forms that chunk of :math:`G = \partial L / \partial Z` (softmax minus one-hot)
+and accumulates :math:`\partial L / \partial X = G W`, :math:`\partial L / \partial W = G^\top X` and
+:math:`\partial L / \partial b = G^\top 1`.
 
 Chapter: ``book/large_output/linear_cross_entropy.ipynb``.
 """
@@ -20,14 +20,12 @@ from torch import Tensor, nn
 
 from refimpl import _checks, _reduction
 from refimpl._module import WeightedLoss
-from refimpl.classification._log_softmax import LOG2_E, accumulate_dtype
 from refimpl.classification.cross_entropy import cross_entropy
 from refimpl.classification.nll import (
     check_arguments,
     check_class_targets,
     check_target_range,
     class_target_mask,
-    position_scale,
     total_weight,
 )
 
@@ -61,7 +59,7 @@ def linear_cross_entropy(
     exactly ``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` (see
     :func:`refimpl.classification.cross_entropy.cross_entropy`, also for class-probability targets, whose
     'mean' divides by the number of positions). Computed over chunks of ``B`` rows:
-    :math:`-\log p_{n,y} = \operatorname{lse}(z_n) - z_{n,y}` with
+    :math:`\log p_{n,c} = z_{n,c} - \operatorname{lse}(z_n)` with
     :math:`\operatorname{lse}(z) = m + \log\sum_c e^{z_c - m}`, :math:`m = \max_c z_c`.
 
     Gradient (hand-derived in :func:`linear_cross_entropy_grad`): with :math:`\sigma_n` the reduction's
@@ -78,9 +76,8 @@ def linear_cross_entropy(
         \frac{\partial L}{\partial W} = G^\top X = \sum_{\text{chunks}} G_B^\top X_B, \qquad
         \frac{\partial L}{\partial b} = \sum_n G_{n,:}.
 
-    For 'mean' and 'sum' the gradient (for a unit upstream gradient) is accumulated in the same pass as the
-    loss, as torch's chunked path does, and the backward scales it; 'none' recomputes it per chunk in the
-    backward. Peak extra memory is :math:`O(B C + C d)` instead of :math:`O(N C)`.
+    The backward rebuilds each chunk's logits from the saved inputs (as torch's chunked path does for
+    'none'), so peak extra memory is :math:`O(B C + C d)` instead of :math:`O(N C)`.
 
     ``options`` (a ``torch.nn.LinearCrossEntropyOptions``) follows torch: with label smoothing, K-dimensional
     weights or non-int64 targets it is ignored with torch's warning; otherwise its ``batch_chunk_size`` /
@@ -113,6 +110,23 @@ def linear_cross_entropy(
         IndexError: a kept target outside :math:`[0, C)`.
         NotImplementedError: integer input.
     """
+    chunked, reduction, ignore_index, label_smoothing, options = _validate_linear_cross_entropy(
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options)
+    if not chunked:  # K-dimensional weights or class probabilities: torch's reference path, on the full logits
+        return cross_entropy(_logits(input, linear_weight, linear_bias), target, weight=weight, reduction=reduction,
+                             ignore_index=ignore_index, label_smoothing=label_smoothing)
+    return _LinearCrossEntropyFunction.apply(input, linear_weight, target, linear_bias, weight, reduction,
+                                             ignore_index, label_smoothing, options)
+
+
+def _validate_linear_cross_entropy(input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
+                                   label_smoothing, options):
+    """torch's checks, in torch's order, with its messages and its warning when ``options`` are ignored.
+
+    Returns ``(chunked, reduction, ignore_index, label_smoothing, options)``. ``chunked`` is False for
+    K-dimensional weights and class-probability targets, which go to ``cross_entropy`` on the full logits (it
+    checks the rest itself); otherwise the cross-entropy checks run here too and ``reduction`` is resolved,
+    ``label_smoothing`` is a float (0 if negative) and ``options`` is ``None`` where torch ignores them."""
     fn = "linear_cross_entropy"
     if input.dim() < 1 or input.dim() > 2:
         raise RuntimeError(f"{fn}(): expected input with dimensionality 1 or 2, got {input.dim()} "
@@ -143,149 +157,147 @@ def linear_cross_entropy(
         raise RuntimeError(f"{fn}(): ignore_index cannot be specified when target contains probabilities "
                            f"(argument ignore_index={ignore_index}; leave it None)")
     ignore_index = -100 if ignore_index is None else ignore_index
-    chunked_options = options is not None and not (
-        out_features or reduction not in {"mean", "sum", "none"} or label_smoothing != 0.0
-        or target.dtype != torch.int64)
-    if options is not None and not chunked_options:
+    if options is not None and (out_features or reduction not in {"mean", "sum", "none"} or label_smoothing != 0.0
+                                or target.dtype != torch.int64):
         bias_shape = tuple(linear_bias.shape) if linear_bias is not None else None
         warnings.warn(
             "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in {'mean','sum','none'}, "
             "label_smoothing == 0, target.dtype == int64, out_features == (). Got "
             f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
-            f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.", stacklevel=2)
+            f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.", stacklevel=3)
+        options = None
     for name, tensor in (("linear_weight", linear_weight), ("linear_bias", linear_bias)):
         if tensor is not None and tensor.dtype != input.dtype:
             raise RuntimeError(
                 f"{fn}(): expected m1 and m2 to have the same dtype, but got: {_checks.dtype_name(input.dtype)} != "
                 f"{_checks.dtype_name(tensor.dtype)} (argument {name} must have the input's dtype {input.dtype})")
-    if out_features or probabilities:  # no chunking: the logits as torch's reference path, then cross_entropy
-        flat_w = linear_weight.reshape(-1, in_features)
-        logits = torch.matmul(input, flat_w.mT)
-        if linear_bias is not None:
-            logits = logits + linear_bias.reshape(-1)
-        return cross_entropy(logits.reshape(logits_shape), target, weight=weight, reduction=reduction,
-                             ignore_index=ignore_index, label_smoothing=label_smoothing)
+    if out_features or probabilities:
+        return False, reduction, ignore_index, label_smoothing, None
     reduction = _reduction.resolve(fn, reduction)
     ignore_index = check_arguments(fn, "cross_entropy_loss", input, target, weight, ignore_index)
     label_smoothing = _checks.check_number(fn, "label_smoothing", label_smoothing, position=9)
-    smoothing = label_smoothing if label_smoothing > 0 else 0.0
-    if smoothing > 1:
-        raise RuntimeError(f"{fn}(): label_smoothing must be between 0.0 and 1.0. Got: {smoothing} "
+    if label_smoothing > 1:
+        raise RuntimeError(f"{fn}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing} "
                            "(argument label_smoothing is the weight of the uniform distribution)")
     if not input.dtype.is_floating_point:
         _checks.check_floating(fn, "log_softmax_lastdim_kernel_impl", input.dtype, what="the logits")
     proxy = torch.empty((), dtype=input.dtype).expand(logits_shape)  # the logits' shape, no memory
     check_class_targets(fn, proxy, target, weight, checked_input=True)
-    safe_target, keep = class_target_mask(target, ignore_index)
-    check_target_range(fn, safe_target, classes, ignore_index)
-    x = input.reshape(-1, in_features)
-    chunk = chunk_rows(x.shape[0], in_features, classes, options if chunked_options else None)
-    half = input.dtype in (torch.float16, torch.bfloat16)
-    matmul_dtype = torch.float32 if chunked_options and half else input.dtype
-    nan_if_all_ignored = chunked_options
-    loss = _LinearCrossEntropyFunction.apply(
-        x, linear_weight, linear_bias, safe_target.reshape(-1), keep.reshape(-1), weight, reduction, smoothing,
-        chunk, matmul_dtype, nan_if_all_ignored)
-    return loss.reshape(()) if input.dim() == 1 and reduction == "none" else loss
+    check_target_range(fn, class_target_mask(target, ignore_index)[0], classes, ignore_index)
+    return True, reduction, ignore_index, max(label_smoothing, 0.0), options
 
 
 def chunk_rows(rows: int, in_features: int, classes: int, options=None) -> int:
-    r"""Rows per chunk :math:`B`: torch's ``aspect_ratio`` rule, the power of two at or above
-    :math:`\lceil N / \lceil C / d \rceil \rceil`, so one chunk of logits is about the size of the input;
-    ``options`` may set ``batch_chunk_size`` or ``chunking_method`` (``'auto'`` is ``'aspect_ratio:2'``,
-    halving it). Without ``options`` at least 64 rows: thinner chunks make the matrix products slow."""
-    method = "aspect_ratio"
-    floor = min(64, rows) if options is None else 1
-    if options is not None:
-        method = options.chunking_method
-        if options.batch_chunk_size is not None and method == "auto":
-            method = None
-        if method == "auto":
-            method = "aspect_ratio:2"
-        if method is None:
-            return max(1, min(options.batch_chunk_size or rows, rows))
+    r"""Rows per chunk :math:`B`, by torch's rules: ``options.batch_chunk_size`` where it is set, else the power
+    of two at or above :math:`\lceil N / \lceil C / d \rceil \rceil` (``'aspect_ratio'``: one chunk of logits
+    about the size of the input), divided by ``k`` for ``'aspect_ratio:k'``. torch's default ``'auto'`` is
+    ``'aspect_ratio:2'``, and so is a call without ``options``, which takes at least 64 rows (thinner chunks make
+    the matrix products slow)."""
+    method = "auto" if options is None else options.chunking_method
+    if options is not None and (method is None or (method == "auto" and options.batch_chunk_size is not None)):
+        return max(1, min(options.batch_chunk_size or rows, rows))
+    if method == "auto":
+        method = "aspect_ratio:2"
     factor = int(method.split(":", 1)[1]) if ":" in method else 1
-    per_chunk = -(-rows // max(1, -(-classes // max(in_features, 1))))
+    per_chunk = -(-rows // max(1, -(-classes // max(in_features, 1))))  # ceil(N / ceil(C / d))
+    floor = min(64, rows) if options is None else 1
     return max(1, floor, min((1 << max(per_chunk - 1, 0).bit_length()) // factor, rows))
 
 
-def _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, smoothing, chunk, matmul_dtype,
-                scale=None, need_loss=True, need=(False, False, False)):
-    r"""One walk over the batch, ``chunk`` rows at a time. Returns the per-row :math:`-\log p_{n,y_n}` and
-    smoothing sums :math:`-\sum_c w_c \log p_{n,c}` (when ``need_loss``) and the three gradients for the
-    per-row factors ``scale`` :math:`= \sigma_n k_n` (those named by ``need``, else ``None``)."""
-    rows, classes = x.shape[0], linear_weight.shape[0]
-    dtype = x.dtype
-    acc = accumulate_dtype(dtype)
-    w_mm = linear_weight.to(matmul_dtype)
-    b_mm = None if linear_bias is None else linear_bias.to(matmul_dtype)
-    w_acc = None if weight is None else weight.to(acc)
-    weight_sum = classes if weight is None else w_acc.sum()
-    nll = x.new_empty(rows, dtype=acc) if need_loss else None
-    smooth = x.new_empty(rows, dtype=acc) if need_loss and smoothing > 0 else None
-    grad_x = torch.empty(x.shape, dtype=dtype) if need[0] else None
-    grad_w = torch.zeros(linear_weight.shape, dtype=acc) if need[1] else None
-    grad_b = torch.zeros(classes, dtype=acc) if need[2] else None
-    for start in range(0, rows, chunk):
-        stop = min(start + chunk, rows)
-        xb = x[start:stop].to(matmul_dtype)
-        z = torch.matmul(xb, w_mm.mT) if b_mm is None else torch.addmm(b_mm, xb, w_mm.mT)
-        z = z.to(acc)  # the logits (in the input's dtype, as torch's linear, or float32), processed in acc
-        z = z.sub_(z.amax(1, keepdim=True)) if classes else z  # shifted: every exponent <= 0
-        tb = target[start:stop].unsqueeze(1)
-        # e^(z - m); as 2^((z - m) log2 e) (faster) except in half precision, where torch's exact float32
-        # log-softmax is rounded to the input's dtype and the backward sees that rounding
-        e = torch.exp(z) if matmul_dtype != acc else torch.mul(z, LOG2_E).exp2_()
-        s = e.sum(1, keepdim=True)
-        lse = s.log()
-        if need_loss:
-            nll[start:stop] = (lse - z.gather(1, tb)).squeeze(1)
-            if smooth is not None:  # sum_c w_c (lse - z_c)
-                zw = z.sum(1, keepdim=True) if weight is None else torch.matmul(z, w_acc).unsqueeze(1)
-                smooth[start:stop] = (lse * weight_sum - zw).squeeze(1)
-        if scale is None:
-            continue
-        sb = scale[start:stop].to(acc).unsqueeze(1)  # sigma_n k_n
-        wy = sb if weight is None else sb * w_acc[tb]  # sigma_n k_n w_{y_n}
-        if matmul_dtype != acc:  # half precision: torch's backward sees log p rounded to the input's dtype
-            g = z.sub_(lse).to(dtype).to(acc).exp_()
-        else:
-            g = e.div_(s)  # softmax p, in place: G is built in this buffer
-        if smoothing == 0:
-            g.mul_(wy).scatter_add_(1, tb, -wy)  # sigma k w_y (p - onehot)
-        else:
-            eps = smoothing / classes
-            g.mul_((1 - smoothing) * wy + eps * weight_sum * sb).scatter_add_(1, tb, -(1 - smoothing) * wy)
-            g.sub_(eps * sb if weight is None else (eps * sb) * w_acc)
-        gm = g.to(matmul_dtype)  # G in the input's dtype, as torch's backward of linear sees it
-        if grad_x is not None:
-            grad_x[start:stop] = torch.matmul(gm, w_mm).to(dtype)
-        if grad_w is not None:  # half precision: products summed in float32, rounded once at the end
-            grad_w += torch.matmul(gm.mT.to(acc), xb.to(acc))
-        if grad_b is not None:
-            grad_b += gm.to(acc).sum(0)
-    return (nll, smooth, grad_x,
-            None if grad_w is None else grad_w.to(dtype),
-            None if grad_b is None else grad_b.to(dtype))
+def _rows(input: Tensor, linear_weight: Tensor, linear_bias: Tensor | None, options) -> tuple:
+    r"""The rows :math:`X` (an unbatched input is one row), :math:`W` and :math:`b` in the dtype of the matrix
+    products: the input's, as torch's ``linear``, or float32 for a float16/bfloat16 input when ``options`` are
+    used (torch's chunked path multiplies in float32); and the rows per chunk :math:`B` (:func:`chunk_rows`)."""
+    half = input.dtype in (torch.float16, torch.bfloat16)
+    dtype = torch.float32 if options is not None and half else input.dtype
+    x = input.reshape(-1, input.shape[-1]).to(dtype)
+    b = None if linear_bias is None else linear_bias.to(dtype)
+    return x, linear_weight.to(dtype), b, chunk_rows(x.shape[0], x.shape[1], linear_weight.shape[0], options)
 
 
-def _reduce(nll, smooth, target, keep, weight, reduction, smoothing, classes, dtype):
-    r"""The per-row terms weighted and reduced as torch's cross entropy: :math:`(1-\varepsilon)` NLL plus
-    :math:`\varepsilon / C` times the smoothing sums, 'mean' over :math:`\sum_n w_{y_n} k_n`."""
-    loss = nll.to(dtype)
-    if weight is not None:
-        loss = loss * weight[target]
-    loss = torch.where(keep, loss, 0)
-    if smoothing > 0:
-        extra = torch.where(keep, smooth.to(dtype), 0)
+def _logits(x: Tensor, linear_weight: Tensor, linear_bias: Tensor | None) -> Tensor:
+    r"""The logits :math:`z = x W^\top + b`, one per class (and per position :math:`d_1..d_K` of a
+    K-dimensional weight :math:`(C, d_1, \dots, d_K, d)`): shape ``(*x.shape[:-1], *linear_weight.shape[:-1])``."""
+    z = x @ linear_weight.reshape(-1, x.shape[-1]).mT
+    if linear_bias is not None:
+        z = z + linear_bias.reshape(-1)
+    return z.reshape(*x.shape[:-1], *linear_weight.shape[:-1])
+
+
+def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for float16/bfloat16 (torch's CPU log-softmax accumulates in float32), else ``dtype``."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _logsumexp(z: Tensor) -> Tensor:
+    r"""The stable log-sum-exp of each row, shape ``(B, 1)``: :math:`\operatorname{lse}(z_n) = m_n + \log\sum_c
+    e^{z_{n,c} - m_n}` with :math:`m_n = \max_c z_{n,c}`, so every exponent is :math:`\le 0` and nothing
+    overflows. The shift cancels, so it is detached: it carries no gradient."""
+    m = z.detach().amax(1, keepdim=True)
+    return m + (z - m).exp().sum(1, keepdim=True).log()
+
+
+def _softmax(z: Tensor) -> Tensor:
+    r"""The softmax of each row, :math:`p_{n,c} = e^{z_{n,c} - \operatorname{lse}(z_n)}`."""
+    return (z - _logsumexp(z)).exp()
+
+
+def _class_weights(weight: Tensor | None, classes: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The class weights :math:`w_c` in ``dtype``: ``weight``, or all 1 without it."""
+    return torch.ones(classes, dtype=dtype, device=device) if weight is None else weight.to(dtype)
+
+
+class _LinearCrossEntropyFunction(torch.autograd.Function):
+    """Forward: the loss of the Definition, ``B`` rows of logits at a time. Backward:
+    :func:`linear_cross_entropy_grad`, which rebuilds each chunk's logits from the saved inputs."""
+
+    @staticmethod
+    def forward(input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options):
+        x, linear_weight, linear_bias, chunk = _rows(input, linear_weight, linear_bias, options)
+        y, keep = class_target_mask(target.reshape(-1), ignore_index)  # y_n (class 0 where ignored) and k_n
+        classes, eps, acc = linear_weight.shape[0], label_smoothing, _accumulate_dtype(input.dtype)
+        w = _class_weights(weight, classes, acc, x.device)
+        loss = x.new_zeros(x.shape[0], dtype=acc)
+        for start in range(0, x.shape[0], chunk):  # B rows at a time: only B x C logits exist
+            rows = slice(start, start + chunk)
+            z = _logits(x[rows], linear_weight, linear_bias).to(acc)
+            lse = _logsumexp(z)
+            nll = (lse - z.gather(1, y[rows].unsqueeze(1))).squeeze(1)  # -log p_{n, y_n} = lse(z_n) - z_{n, y_n}
+            chunk_loss = (1 - eps) * w[y[rows]] * nll
+            if eps > 0:  # plus eps / C sum_c w_c (-log p_{n, c})
+                chunk_loss = chunk_loss + eps / classes * (w * (lse - z)).sum(1)
+            loss[rows] = chunk_loss
+        loss = torch.where(keep, loss, 0).to(input.dtype)  # 0 where ignored, even over a NaN logit
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        if reduction == "sum":
+            return loss.sum()
+        return loss.sum() / total_weight(y, keep, weight, input.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options = inputs
+        ctx.save_for_backward(input, linear_weight, target, linear_bias, weight)
+        ctx.reduction, ctx.ignore_index, ctx.label_smoothing, ctx.options = (reduction, ignore_index, label_smoothing,
+                                                                             options)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, linear_weight, target, linear_bias, weight = ctx.saved_tensors
+        grads = linear_cross_entropy_grad(grad_output, input, linear_weight, target, linear_bias, weight,
+                                          ctx.reduction, ctx.ignore_index, ctx.label_smoothing, ctx.options)
+        return grads[0], grads[1], None, grads[2], None, None, None, None, None
+
+
+def _reduction_factor(grad_output: Tensor, target: Tensor, keep: Tensor, weight: Tensor | None, reduction: str,
+                      dtype: torch.dtype) -> Tensor:
+    r""":math:`\sigma_n`, the upstream gradient each row's loss receives through the reduction: :math:`g_n`
+    ('none'), :math:`g` ('sum') or :math:`g / \sum_m w_{y_m} k_m` ('mean', the total weight in ``dtype``)."""
     if reduction == "none":
-        return loss if smoothing == 0 else (1 - smoothing) * loss + extra * (smoothing / classes)
-    total = total_weight(target, keep, weight, dtype) if reduction == "mean" else None
-    out = loss.sum() if total is None else loss.sum() / total
-    if smoothing > 0:
-        r = extra.sum() if total is None else extra.sum() / total
-        out = (1 - smoothing) * out + r * (smoothing / classes)
-    return out
+        return grad_output.reshape(-1)
+    if reduction == "sum":
+        return grad_output.expand(keep.shape)
+    return (grad_output / total_weight(target, keep, weight, dtype)).expand(keep.shape)
 
 
 def linear_cross_entropy_grad(
@@ -298,66 +310,59 @@ def linear_cross_entropy_grad(
     reduction: str = "mean",
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    chunk: int | None = None,
+    options=None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""Hand-derived gradients ``(grad_input, grad_linear_weight, grad_linear_bias)`` of
-    :func:`linear_cross_entropy` (index targets, :math:`(C, d)` weight): for each chunk of :math:`B` rows,
-    :math:`G_B = \sigma k [(1-\varepsilon) w_y (p - \text{onehot}) + \tfrac{\varepsilon}{C}(p \sum w - w)]`,
-    then :math:`\partial L/\partial X_B = G_B W`, :math:`\partial L/\partial W \mathrel{+}= G_B^\top X_B`,
-    :math:`\partial L/\partial b \mathrel{+}= G_B^\top 1`. ``grad_linear_bias`` is ``None`` without a bias."""
-    ignore_index = -100 if ignore_index is None else ignore_index
-    smoothing = label_smoothing if label_smoothing > 0 else 0.0
-    x = input.reshape(-1, input.shape[-1])
-    safe_target, keep = class_target_mask(target.reshape(-1), ignore_index)
-    classes = linear_weight.shape[0]
-    if chunk is None:
-        chunk = chunk_rows(x.shape[0], x.shape[1], classes)
-    scale = position_scale(grad_output, safe_target, keep, weight, reduction, input.dtype)
-    _, _, gx, gw, gb = _chunk_pass(x, linear_weight, linear_bias, safe_target, keep, weight, smoothing, chunk,
-                                   input.dtype, scale, need_loss=False, need=(True, True, linear_bias is not None))
-    return gx.reshape(input.shape), gw, gb
+    :func:`linear_cross_entropy` (index targets, :math:`(C, d)` weight). For each chunk of :math:`B` rows, the
+    logits are rebuilt, :math:`G_B = \partial L / \partial Z_B` is softmax minus one-hot (:func:`_logit_grad`), and
+    the chain rule through :math:`Z = X W^\top + b` gives
+
+    .. math::
+
+        \frac{\partial L}{\partial X_B} = G_B W, \qquad
+        \frac{\partial L}{\partial W} = \sum_B G_B^\top X_B, \qquad
+        \frac{\partial L}{\partial b} = \sum_B G_B^\top 1.
+
+    ``grad_linear_bias`` is ``None`` without a bias; ``options`` as :func:`linear_cross_entropy` resolved them
+    (``None`` where torch ignores them)."""
+    x, linear_weight, linear_bias, chunk = _rows(input, linear_weight, linear_bias, options)
+    y, keep = class_target_mask(target.reshape(-1), -100 if ignore_index is None else ignore_index)
+    classes, acc = linear_weight.shape[0], _accumulate_dtype(input.dtype)
+    w = _class_weights(weight, classes, acc, x.device)
+    sigma = _reduction_factor(grad_output, y, keep, weight, reduction, input.dtype).to(acc)
+    # times k_n: torch's chunked path (options) multiplies, so an all-ignored 'mean' (sigma = g / 0) has a NaN
+    # gradient; its reference path skips the ignored rows (0)
+    scale = sigma * keep if options is not None else torch.where(keep, sigma, 0)
+    grad_x = torch.zeros_like(x)
+    grad_w = torch.zeros(linear_weight.shape, dtype=acc, device=x.device)
+    grad_b = torch.zeros(classes, dtype=acc, device=x.device)
+    for start in range(0, x.shape[0], chunk):
+        rows = slice(start, start + chunk)
+        p = _softmax(_logits(x[rows], linear_weight, linear_bias).to(acc))  # rebuilt: the forward kept no logits
+        g = _logit_grad(p, y[rows], scale[rows], w, label_smoothing).to(x.dtype)  # G_B, as torch's linear sees it
+        grad_x[rows] = g @ linear_weight  # the rows of G W need only their own rows of G
+        # the sums over chunks, accumulated in place (float32 for float16/bfloat16): no second C x d tensor
+        grad_w.addmm_(g.mT.to(acc), x[rows].to(acc))
+        grad_b += g.sum(0).to(acc)
+        del p, g  # free this chunk's B x C arrays before the next chunk's are built
+    grad_b = None if linear_bias is None else grad_b.to(input.dtype)
+    return grad_x.reshape(input.shape).to(input.dtype), grad_w.to(input.dtype), grad_b
 
 
-class _LinearCrossEntropyFunction(torch.autograd.Function):
-    """Forward: the chunked loss (and, for 'mean'/'sum', the gradient for a unit upstream gradient).
-    Backward: scales that gradient, or for 'none' recomputes it per chunk with the upstream ``g_n``."""
+def _logit_grad(p: Tensor, y: Tensor, scale: Tensor, w: Tensor, eps: float) -> Tensor:
+    r"""The gradient of the loss with respect to a chunk of logits, "softmax minus one-hot", from the chunk's
+    softmax ``p``, its targets ``y``, ``scale`` :math:`= \sigma_n k_n` and the class weights ``w``:
 
-    @staticmethod
-    def forward(ctx, x, linear_weight, linear_bias, target, keep, weight, reduction, smoothing, chunk, matmul_dtype,
-                nan_if_all_ignored):
-        need = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], linear_bias is not None and ctx.needs_input_grad[2])
-        precompute = reduction != "none" and any(need)
-        scale = None
-        if precompute:
-            one = torch.ones((), dtype=x.dtype)
-            scale = position_scale(one, target, keep, weight, reduction, x.dtype)
-            if nan_if_all_ignored and reduction == "mean":  # torch's chunked path: 0 / 0 in every row
-                scale = torch.where(total_weight(target, keep, weight, x.dtype) == 0, torch.nan, scale)
-        nll, smooth, gx, gw, gb = _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, smoothing, chunk,
-                                              matmul_dtype, scale, need_loss=True, need=need if precompute else
-                                              (False, False, False))
-        loss = _reduce(nll, smooth, target, keep, weight, reduction, smoothing, linear_weight.shape[0], x.dtype)
-        ctx.reduction, ctx.smoothing, ctx.chunk, ctx.matmul_dtype, ctx.need = reduction, smoothing, chunk, \
-            matmul_dtype, need
-        if precompute:
-            ctx.save_for_backward(gx, gw, gb)
-        else:
-            ctx.save_for_backward(x, linear_weight, linear_bias, target, keep, weight)
-        return loss
+    .. math::
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
-        need = ctx.need
-        if ctx.reduction != "none":
-            gx, gw, gb = ctx.saved_tensors
-            grads = [None if t is None else t * grad_output for t in (gx, gw, gb)]
-        else:
-            x, linear_weight, linear_bias, target, keep, weight = ctx.saved_tensors
-            scale = torch.where(keep, grad_output, 0)
-            _, _, *grads = _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, ctx.smoothing, ctx.chunk,
-                                       ctx.matmul_dtype, scale, need_loss=False, need=need)
-        return (*[g if n else None for g, n in zip(grads, need, strict=True)], *[None] * 8)
+        G_{n,c} = \sigma_n k_n \Big[(1-\varepsilon)\, w_{y_n} (p_{n,c} - [c = y_n])
+                  + \frac{\varepsilon}{C}\big(p_{n,c} \textstyle\sum_{c'} w_{c'} - w_c\big)\Big]."""
+    classes = p.shape[1]
+    one_hot = (y.unsqueeze(1) == torch.arange(classes, device=y.device)).to(p.dtype)  # [c = y_n]
+    g = (scale * (1 - eps) * w[y]).unsqueeze(1) * (p - one_hot)
+    if eps > 0:
+        g = g + (scale * eps / classes).unsqueeze(1) * (p * w.sum() - w)
+    return g
 
 
 class LinearCrossEntropyLoss(WeightedLoss):
