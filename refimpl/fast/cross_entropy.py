@@ -39,81 +39,8 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
-    r"""Cross entropy between the softmax of logits :math:`z` and class indices or class probabilities.
-
-    With :math:`\log p_{n,c} = z_{n,c} - \log\sum_{c'} e^{z_{n,c'}}` along the class dimension (dim 1, or
-    dim 0 for a 1-D input), class weights :math:`w_c` (all 1 without ``weight``),
-    :math:`\varepsilon` = ``label_smoothing`` and :math:`k_n = [y_n \ne \text{ignore\_index}]`.
-
-    **Class-index targets** (``target`` shape differs from ``input``'s), :math:`\varepsilon = 0`: exactly
-    ``nll_loss(log_softmax(z), y, weight, ignore_index)``,
-
-    .. math::
-
-        l_n = -\,w_{y_n} \log p_{n, y_n}\, k_n, \qquad
-        \text{'sum'}: \sum_n l_n, \qquad
-        \text{'mean'}: \frac{\sum_n l_n}{\sum_n w_{y_n} k_n}.
-
-    With :math:`0 < \varepsilon \le 1` the target is mixed with the uniform distribution, but the
-    smoothing term is class-weighted and shares the NLL's denominator:
-
-    .. math::
-
-        L = (1 - \varepsilon)\, L_{\text{NLL}} + \frac{\varepsilon}{C}\, R, \qquad
-        s_n = -\,k_n \sum_c w_c \log p_{n,c}, \qquad
-        R = s \ (\text{'none'}), \ \sum_n s_n \ (\text{'sum'}), \
-        \frac{\sum_n s_n}{\sum_n w_{y_n} k_n} \ (\text{'mean'}).
-
-    **Class-probability targets** (``target`` of the input's shape, floating point), with
-    :math:`q = (1 - \varepsilon) y + \varepsilon / C`:
-
-    .. math::
-
-        l_n = -\sum_c w_c\, q_{n,c} \log p_{n,c}, \qquad
-        \text{'sum'}: \sum_n l_n, \qquad
-        \text{'mean'}: \frac{\sum_n l_n}{N d_1 \cdots d_K},
-
-    a mean over positions **whatever the weights** (so a one-hot float target with ``weight`` differs
-    from the index target with the same ``weight``); ``ignore_index`` must be negative; the target is not
-    checked to be a distribution; the result dtype promotes input, target and weight.
-
-    Hidden edges, as in torch: :math:`\varepsilon < 0` (or NaN) is silently 0, :math:`\varepsilon > 1`
-    raises; all targets ignored gives 'mean' NaN with an all-zero gradient; kept targets of total weight 0
-    give NaN (or :math:`\pm\infty`) and a NaN gradient; an empty batch gives 'mean' NaN and 'sum' 0 (-0.0
-    for probability targets); a :math:`+\infty` or NaN logit makes its row NaN. float16 and bfloat16 logits
-    go through the log-softmax in float32 and are rounded once, as torch's CPU kernel does, and the
-    total weight is held in the input's dtype (see :func:`refimpl.classification.nll.nll_loss`).
-
-    Gradient (hand-derived in :func:`cross_entropy_grad`): for index targets
-    :math:`\partial l_n / \partial z_{n,c} = w_{y_n} k_n\, (p_{n,c} - [c = y_n])`, with smoothing
-    :math:`(1-\varepsilon)\, w_{y_n} k_n (p_{n,c} - [c = y_n]) + \tfrac{\varepsilon}{C} k_n
-    (p_{n,c} \sum_{c'} w_{c'} - w_c)`, and for probability targets
-    :math:`p_{n,c} \sum_{c'} w_{c'} q_{n,c'} - w_c q_{n,c}`, times the reduction's factor. Probability
-    targets (and then ``weight``) are differentiable; class weights of index targets are not (torch raises).
-
-    Shapes: ``input`` :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, \dots, d_K)`; ``target`` of class
-    indices :math:`()` (or :math:`(1,)`), :math:`(N)` or :math:`(N, d_1, \dots, d_K)`, int64 (or uint8 for
-    1-D and 2-D inputs), or of probabilities with the input's shape; ``weight`` :math:`(C)`. 'none'
-    returns the per-position shape (0-dim for a 1-D input).
-
-    Args:
-        input: logits :math:`z`, floating point, unnormalised.
-        target: class indices or class probabilities (decided by ``target.shape == input.shape``).
-        weight: optional per-class weights; the input's dtype for index targets.
-        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
-        ignore_index: a class-index target value that contributes neither loss nor weight.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        label_smoothing: :math:`\varepsilon \in [0, 1]`, the weight of the uniform distribution.
-
-    Raises:
-        ValueError: invalid ``reduction``; batch sizes differ (see ``nll_loss`` for the index checks).
-        RuntimeError: label_smoothing > 1; an integer probability target; ignore_index >= 0 with probability
-            targets; wrong target rank, size or dtype; wrong weight size or dtype, or weight requiring grad
-            with index targets.
-        IndexError: a kept target outside :math:`[0, C)`; a 0-dim input.
-        NotImplementedError: integer, bool or complex input.
-        TypeError: a non-tensor argument; a non-integer ``ignore_index``; a non-number ``label_smoothing``.
-    """
+    """:func:`refimpl.classification.cross_entropy.cross_entropy`, with the tuned Function below (one buffer
+    for the log-softmax)."""
     reduction, ignore_index, smoothing = readable._validate_cross_entropy(
         input, target, weight, size_average, ignore_index, reduce, reduction, label_smoothing
     )

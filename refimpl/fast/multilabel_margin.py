@@ -21,51 +21,8 @@ def multilabel_margin_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    r"""Pairwise hinge between each label and each non-label of a sample, summed and divided by :math:`C`.
-
-    ``target`` is *not* a multi-hot vector: row :math:`n` lists class indices and ends at its first
-    :math:`-1` (or at its end). Let :math:`j_1, \dots, j_K` be the entries before the first :math:`-1`
-    (duplicates kept: a label listed twice counts twice) and :math:`J_n = \{j_1, \dots, j_K\}` the label
-    set. With scores :math:`x_n \in \mathbb{R}^C` and :math:`z_{nji} = 1 - x_{nj} + x_{ni}`:
-
-    .. math::
-
-        l_n = \frac{1}{C} \sum_{k=1}^{K} \sum_{i \notin J_n} [z_{n j_k i} > 0]\; z_{n j_k i}
-
-    (strict hinge: a NaN :math:`z` counts 0 and the gradient is 0 exactly at :math:`z = 0`). 'none' returns
-    :math:`(l_n)_n` (shape :math:`(N)`, :math:`()` for a 1-D input), 'mean' :math:`\frac1N \sum_n l_n`,
-    'sum' :math:`\sum_n l_n`; an empty batch gives NaN for 'mean' and 0 for 'sum' (torch returns
-    uninitialised memory there). A row that starts with :math:`-1` has no labels and a loss of 0; so does a
-    row whose labels cover every class.
-
-    Gradient, with :math:`c_{nj}` the number of times class :math:`j` is listed, :math:`a_{nji} =
-    [z_{nji} > 0][i \notin J_n]` and :math:`s_n = g_n / C` (:math:`/N` for 'mean'):
-
-    .. math::
-
-        \frac{\partial \ell}{\partial x_{ni}} = s_n \Bigl( \sum_j c_{nj}\, a_{nji} - c_{ni} \sum_{k} a_{nik} \Bigr),
-
-    the first term for non-labels (pushed down), the second for labels (pushed up). No double backward (torch
-    has none).
-
-    Shapes: ``input`` :math:`(N, C)`, :math:`(C)` or :math:`()` (:math:`C = 1`); ``target`` int64 of the
-    same shape (a 0-dim input also takes a :math:`(1)` target), every entry in :math:`[-1, C)`, including
-    those after the first :math:`-1`. float32 and float64 on the CPU (no float16/bfloat16 CPU kernel in
-    torch); float16/bfloat16 on CUDA are computed in float32 and rounded.
-
-    Args:
-        input: scores :math:`x`, floating point.
-        target: label lists padded with :math:`-1`, int64.
-        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Raises:
-        ValueError: invalid ``reduction``.
-        TypeError: ``input`` or ``target`` not a tensor.
-        RuntimeError: bad input shape, target of another shape, a target entry outside :math:`[-1, C)`, a
-            non-int64 target.
-        NotImplementedError: integer, bool or complex input, and float16/bfloat16 on the CPU.
-    """
+    """:func:`refimpl.margin.multilabel_margin.multilabel_margin_loss`, computed in chunks of rows, with the active
+    pairs counted by the forward."""
     reduction = readable._validate_multilabel_margin_loss(input, target, size_average, reduce, reduction)
     n_classes = 1 if input.dim() == 0 else input.size(-1)
     n_frames = 1 if input.dim() <= 1 else input.size(0)

@@ -29,52 +29,8 @@ def nll_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    r"""Negative log-likelihood of class indices: minus the input entry at each target class, weighted.
-
-    ``input`` holds log-probabilities :math:`x_{n,c}` (this function does not apply ``log_softmax`` and
-    does not check that it was applied) and ``target`` class indices :math:`y_n`. With class weights
-    :math:`w_c` (all 1 without ``weight``) and the indicator :math:`k_n = [y_n \ne \text{ignore\_index}]`:
-
-    .. math::
-
-        l_n = -\,w_{y_n}\, x_{n, y_n}\, k_n \quad(\text{'none'; 0 at ignored targets}), \qquad
-        \sum_n l_n \quad(\text{'sum'}), \qquad
-        \frac{\sum_n l_n}{\sum_n w_{y_n} k_n} \quad(\text{'mean'}).
-
-    'mean' is a **weighted** mean: it divides by the total weight of the kept targets, not by :math:`N`
-    (without ``weight``: by the number of kept targets). Hidden edge values, as in torch: all targets
-    ignored gives 'mean' = 0/0 = NaN with an all-zero gradient; kept targets whose weights are all 0 give
-    NaN and a NaN gradient; an empty batch gives 'mean' NaN and 'sum' 0. The total weight is held in the
-    input's dtype, so a float16 'mean' over more than 65504 kept targets divides by inf (0, or NaN when the
-    sum overflows too), and bfloat16 rounds the count (257 targets divide by 256).
-
-    Gradient: :math:`\partial L / \partial x_{n,c} = -g\, w_{y_n} k_n\, [c = y_n]` times the reduction's
-    factor (:math:`g_n` for 'none', :math:`g` for 'sum', :math:`g / \sum_n w_{y_n} k_n` for 'mean');
-    zero for every other class. ``target`` and ``weight`` get no gradient (torch raises if ``weight``
-    requires one).
-
-    Shapes: ``input`` :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, \dots, d_K)`; ``target``
-    :math:`()` (or :math:`(1,)`), :math:`(N)` or :math:`(N, d_1, \dots, d_K)` with values in
-    :math:`[0, C)` or ``ignore_index``; ``weight`` :math:`(C)`, the input's dtype. 'none' returns the
-    target's shape (a 0-dim tensor for a 1-D input), 'mean' and 'sum' a 0-dim tensor.
-
-    Args:
-        input: log-probabilities, floating point, classes along dim 1 (dim 0 when 1-D).
-        target: class indices, int64 or uint8 (uint8 only for 1-D and 2-D inputs, as in torch).
-        weight: optional per-class weights (not differentiable).
-        size_average, reduce: deprecated; when given they override ``reduction`` (with a warning).
-        ignore_index: a target value that contributes neither loss nor weight.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Raises:
-        ValueError: invalid ``reduction``; 0-dim input; batch sizes differ; a 1-D input with a 1-D
-            target of size other than 1.
-        RuntimeError: target of the wrong rank, spatial size or dtype; weight of the wrong size or
-            dtype, or requiring grad.
-        IndexError: a kept target outside :math:`[0, C)`.
-        NotImplementedError: integer, bool or complex input.
-        TypeError: a non-tensor input, target or weight; a non-integer ``ignore_index``.
-    """
+    """:func:`refimpl.classification.nll.nll_loss`, with the tuned Function below (the backward reuses the
+    forward's ignore mask)."""
     reduction, ignore_index = readable._validate_nll_loss(
         input, target, weight, size_average, ignore_index, reduce, reduction
     )
