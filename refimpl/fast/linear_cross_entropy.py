@@ -1,34 +1,28 @@
-r"""Linear cross-entropy: a linear layer and the cross-entropy of its logits, computed chunk by chunk.
+r"""``linear_cross_entropy``, tuned: the logits of each chunk are built once, not twice.
 
-``linear_cross_entropy(x, W, y)`` is ``cross_entropy(linear(x, W, b), y)``. For a language-model head the
-logits :math:`Z = X W^\top + b` are an :math:`N \times C` matrix with :math:`C` (the vocabulary) far larger
-than the feature size :math:`d`, so :math:`Z`, its softmax and its gradient dominate the memory of
-training. This implementation never holds more than ``chunk`` rows of :math:`Z`: it walks the batch in
-chunks, derives each chunk's log-softmax from the log-sum-exp, and accumulates the hand-derived fused
-gradient :math:`\partial L / \partial X = G W`, :math:`\partial L / \partial W = G^\top X`,
-:math:`\partial L / \partial b = G^\top 1` with :math:`G = \partial L / \partial Z` = (softmax - one-hot),
-one chunk of :math:`G` at a time.
+The readable :mod:`refimpl.large_output.linear_cross_entropy` walks the row chunks in the forward for the loss
+and again in the backward for the gradient, rebuilding each chunk's logits :math:`Z = X W^\top + b` (the matrix
+product that is the whole cost). For 'mean' and 'sum' the upstream gradient is one scalar, so here the forward
+computes the gradient for a unit upstream gradient in the same pass and the backward only scales it; each chunk's
+buffers are updated in place, and :math:`e^t` is computed as :math:`2^{t \log_2 e}`. Validation and the
+unchunked path (K-dimensional weights, class probabilities) are the readable module's.
 
-Chapter: ``book/large_output/linear_cross_entropy.ipynb``.
+Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
 
-import warnings
 
 import torch
 from torch import Tensor
 
-from refimpl import _checks, _reduction
 from refimpl.classification._log_softmax import accumulate_dtype
 from refimpl.classification.nll import (
-    check_arguments,
-    check_class_targets,
-    check_target_range,
     class_target_mask,
     position_scale,
     total_weight,
 )
 from refimpl.fast._log_softmax import LOG2_E
 from refimpl.fast.cross_entropy import cross_entropy
+from refimpl.large_output import linear_cross_entropy as readable
 
 
 def linear_cross_entropy(
@@ -112,79 +106,19 @@ def linear_cross_entropy(
         IndexError: a kept target outside :math:`[0, C)`.
         NotImplementedError: integer input.
     """
-    fn = "linear_cross_entropy"
-    if input.dim() < 1 or input.dim() > 2:
-        raise RuntimeError(f"{fn}(): expected input with dimensionality 1 or 2, got {input.dim()} "
-                           f"(argument input has shape {tuple(input.shape)}; expected (in_features) or "
-                           "(N, in_features))")
-    if linear_weight.dim() < 2:
-        raise RuntimeError(f"{fn}(): expected linear_weight with dimensionality at least 2, got {linear_weight.dim()} "
-                           f"(argument linear_weight has shape {tuple(linear_weight.shape)}; expected "
-                           "(C, in_features))")
-    batch, in_features = input.shape[:-1], input.shape[-1]
-    if in_features != linear_weight.shape[-1]:
-        raise RuntimeError(
-            f"{fn}(): expected equal input and linear_weight last dimensions (in_features), got {in_features} and "
-            f"{linear_weight.shape[-1]}, respectively (argument linear_weight must have shape (C, ..., {in_features}))")
-    classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
-    if linear_bias is not None and tuple(linear_bias.shape) != (classes, *out_features):
-        raise RuntimeError(f"{fn}(): expected linear_bias shape {(classes, *out_features)}, got "
-                           f"{tuple(linear_bias.shape)} (argument linear_bias: one bias per logit)")
-    if out_features and not batch:
-        raise RuntimeError(
-            f"{fn}(): K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} requires batched "
-            f"input, (N, {in_features}), got unbatched input with shape {tuple(input.shape)} (argument input)")
-    _checks.check_same_device(fn, input=input, linear_weight=linear_weight, target=target, linear_bias=linear_bias,
-                              weight=weight)
-    logits_shape = (*batch, classes, *out_features)
-    probabilities = tuple(target.shape) == logits_shape
-    if probabilities and ignore_index is not None:
-        raise RuntimeError(f"{fn}(): ignore_index cannot be specified when target contains probabilities "
-                           f"(argument ignore_index={ignore_index}; leave it None)")
-    ignore_index = -100 if ignore_index is None else ignore_index
-    chunked_options = options is not None and not (
-        out_features or reduction not in {"mean", "sum", "none"} or label_smoothing != 0.0
-        or target.dtype != torch.int64)
-    if options is not None and not chunked_options:
-        bias_shape = tuple(linear_bias.shape) if linear_bias is not None else None
-        warnings.warn(
-            "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in {'mean','sum','none'}, "
-            "label_smoothing == 0, target.dtype == int64, out_features == (). Got "
-            f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
-            f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.", stacklevel=2)
-    for name, tensor in (("linear_weight", linear_weight), ("linear_bias", linear_bias)):
-        if tensor is not None and tensor.dtype != input.dtype:
-            raise RuntimeError(
-                f"{fn}(): expected m1 and m2 to have the same dtype, but got: {_checks.dtype_name(input.dtype)} != "
-                f"{_checks.dtype_name(tensor.dtype)} (argument {name} must have the input's dtype {input.dtype})")
-    if out_features or probabilities:  # no chunking: the logits as torch's reference path, then cross_entropy
-        flat_w = linear_weight.reshape(-1, in_features)
-        logits = torch.matmul(input, flat_w.mT)
-        if linear_bias is not None:
-            logits = logits + linear_bias.reshape(-1)
-        return cross_entropy(logits.reshape(logits_shape), target, weight=weight, reduction=reduction,
-                             ignore_index=ignore_index, label_smoothing=label_smoothing)
-    reduction = _reduction.resolve(fn, reduction)
-    ignore_index = check_arguments(fn, "cross_entropy_loss", input, target, weight, ignore_index)
-    label_smoothing = _checks.check_number(fn, "label_smoothing", label_smoothing, position=9)
-    smoothing = label_smoothing if label_smoothing > 0 else 0.0
-    if smoothing > 1:
-        raise RuntimeError(f"{fn}(): label_smoothing must be between 0.0 and 1.0. Got: {smoothing} "
-                           "(argument label_smoothing is the weight of the uniform distribution)")
-    if not input.dtype.is_floating_point:
-        _checks.check_floating(fn, "log_softmax_lastdim_kernel_impl", input.dtype, what="the logits")
-    proxy = torch.empty((), dtype=input.dtype).expand(logits_shape)  # the logits' shape, no memory
-    check_class_targets(fn, proxy, target, weight, checked_input=True)
+    chunked, reduction, ignore_index, smoothing, options = readable._validate_linear_cross_entropy(
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options)
+    if not chunked:  # K-dimensional weights or class probabilities: torch's reference path, on the full logits
+        return cross_entropy(readable._logits(input, linear_weight, linear_bias), target, weight=weight,
+                             reduction=reduction, ignore_index=ignore_index, label_smoothing=smoothing)
     safe_target, keep = class_target_mask(target, ignore_index)
-    check_target_range(fn, safe_target, classes, ignore_index)
-    x = input.reshape(-1, in_features)
-    chunk = chunk_rows(x.shape[0], in_features, classes, options if chunked_options else None)
+    x = input.reshape(-1, input.shape[-1])
+    chunk = chunk_rows(x.shape[0], x.shape[1], linear_weight.shape[0], options)
     half = input.dtype in (torch.float16, torch.bfloat16)
-    matmul_dtype = torch.float32 if chunked_options and half else input.dtype
-    nan_if_all_ignored = chunked_options
+    matmul_dtype = torch.float32 if options is not None and half else input.dtype
     loss = _LinearCrossEntropyFunction.apply(
         x, linear_weight, linear_bias, safe_target.reshape(-1), keep.reshape(-1), weight, reduction, smoothing,
-        chunk, matmul_dtype, nan_if_all_ignored)
+        chunk, matmul_dtype, options is not None)
     return loss.reshape(()) if input.dim() == 1 and reduction == "none" else loss
 
 
