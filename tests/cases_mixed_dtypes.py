@@ -143,36 +143,41 @@ def _torch_accepts(fn, args, kwargs, wrt) -> tuple[bool, str]:
     return True, ""
 
 
+def _tried(name: str) -> bool:
+    """Whether loss ``name`` gets mixed-precision variants here (a second floating argument, no samples of its own)."""
+    return MAKERS.get(name) is not None and name not in OWN_SAMPLES
+
+
 @functools.cache
-def mixed_samples(name: str, torch_fn, device: str, dtype: torch.dtype) -> tuple[SampleInput, ...]:
-    """The large mixed-precision samples of loss ``name`` that torch accepts (cached: 10^5-element tensors are
-    built and probed once per loss, device and dtype)."""
-    if dtype not in HALF or MAKERS.get(name) is None or name in OWN_SAMPLES:
+def _probed(name: str, torch_fn, device: str, dtype: torch.dtype) -> tuple[tuple, ...]:
+    """Every variant of loss ``name`` with torch's answer: (desc, args, kwargs, wrt, accepted, backward refused).
+    Cached: the 10^5-element tensors are built and torch is called once per loss, device and dtype."""
+    if dtype not in HALF or not _tried(name):
         return ()
-    out = []
-    for desc, args, kwargs, wrt in _variants(name, dtype, device):
-        accepted, backward_refused = _torch_accepts(torch_fn, args, kwargs, wrt)
-        if accepted:
-            out.append(SampleInput(desc, args, kwargs, wrt=wrt, forward_only=backward_refused))
-    return tuple(out)
+    return tuple((desc, args, kwargs, wrt, *_torch_accepts(torch_fn, args, kwargs, wrt))
+                 for desc, args, kwargs, wrt in _variants(name, dtype, device))
+
+
+def mixed_samples(name: str, torch_fn, device: str, dtype: torch.dtype) -> list[SampleInput]:
+    """The large mixed-precision samples of loss ``name`` that torch accepts."""
+    return [SampleInput(desc, args, kwargs, wrt=wrt, forward_only=backward_refused)
+            for desc, args, kwargs, wrt, accepted, backward_refused in _probed(name, torch_fn, device, dtype)
+            if accepted]
+
+
+def refused_variants(name: str, torch_fn, device: str, dtype: torch.dtype) -> list[tuple[str, tuple, dict]]:
+    """The mixed-precision variants of loss ``name`` whose forward torch refuses: (desc, args, kwargs)."""
+    return [(desc, args, kwargs) for desc, args, kwargs, _, accepted, _ in _probed(name, torch_fn, device, dtype)
+            if not accepted]
 
 
 def with_mixed_samples(case: LossCase) -> LossCase:
     """``case`` whose float16 and bfloat16 samples end with its large mixed-precision samples."""
-    if MAKERS.get(case.name) is None or case.name in OWN_SAMPLES:
+    if not _tried(case.name):
         return case
     samples = case.samples
 
     def samples_with_mixed(device: str, dtype: torch.dtype) -> list[SampleInput]:
-        return samples(device, dtype) + list(mixed_samples(case.name, case.torch_fn, device, dtype))
+        return samples(device, dtype) + mixed_samples(case.name, case.torch_fn, device, dtype)
 
     return dataclasses.replace(case, samples=samples_with_mixed)
-
-
-@functools.cache
-def refused_variants(name: str, torch_fn, device: str, dtype: torch.dtype) -> tuple[tuple[str, tuple, dict], ...]:
-    """The mixed-precision variants of loss ``name`` whose forward torch refuses: (desc, args, kwargs)."""
-    if dtype not in HALF or MAKERS.get(name) is None or name in OWN_SAMPLES:
-        return ()
-    return tuple((desc, args, kwargs) for desc, args, kwargs, wrt in _variants(name, dtype, device)
-            if not _torch_accepts(torch_fn, args, kwargs, wrt)[0])
