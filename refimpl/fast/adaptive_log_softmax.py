@@ -19,42 +19,19 @@ from refimpl.large_output.adaptive_log_softmax import _accumulate_dtype, _logsum
 
 
 def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
-    r"""The log-probability of each row's target under the softmax of its logits.
-
-    For logits :math:`z \in \mathbb{R}^{N \times K}` and targets :math:`t_n \in \{0..K-1\}`:
-
-    .. math::
-
-        f_n = z_{n t_n} - \operatorname{lse}(z_n), \qquad
-        \operatorname{lse}(z_n) = m_n + \log \sum_k e^{z_{nk} - m_n}, \quad m_n = \max_k z_{nk},
-
-    the stable log-sum-exp (:func:`_logsumexp` shifts by the maximum, so nothing overflows). Half
-    precision is computed in float32 and rounded once, as torch's CPU ``log_softmax`` does. Only the
-    target's entry is formed: the full :math:`N \times K` log-softmax is never materialised.
-
-    Gradient: :func:`target_log_prob_grad`. Shapes: ``logits`` (N, K), ``target`` (N,) int64; result (N,).
-    """
+    r""":func:`refimpl.large_output.adaptive_log_softmax.target_log_prob`,
+    whose forward saves its log-sum-exp for the backward (:func:`target_log_prob_grad`)."""
     return _TargetLogProb.apply(logits, target)
 
 
 def target_log_prob_grad(
     grad_output: Tensor, logits: Tensor, target: Tensor, lse: Tensor | None = None
 ) -> Tensor:
-    r"""Hand-derived gradient of :func:`target_log_prob` with respect to ``logits``.
-
-    .. math::
-
-        \frac{\partial f_n}{\partial z_{nk}} = [k = t_n] - p_{nk}, \qquad
-        p_{nk} = e^{z_{nk} - \operatorname{lse}(z_n)},
-
-    so :math:`\partial L/\partial z_{nk} = g_n([k = t_n] - p_{nk})` for upstream :math:`g`: the
-    "one-hot minus softmax" of cross-entropy with the sign flipped (this is a log-likelihood, not a loss).
-    Each row of the gradient sums to 0.
-
-    ``lse`` (N, 1), the forward's log-sum-exp, is reused when given: then nothing here is differentiated and the
-    one temporary is updated in place. Without it (a graph is being built for double backward) the log-sum-exp
-    is recomputed from ``logits`` with differentiable out-of-place operations.
-    """
+    r"""The gradient of
+    :func:`refimpl.large_output.adaptive_log_softmax.target_log_prob_grad`. ``lse`` (N, 1), the forward's
+    log-sum-exp, is reused when given: then nothing here is differentiated and the one temporary is updated in
+    place. Without it (a graph is being built for double backward) the log-sum-exp is recomputed from ``logits``
+    with differentiable out-of-place operations."""
     acc = _accumulate_dtype(logits.dtype)
     z = logits.to(acc)
     g = grad_output.to(acc).unsqueeze(1)

@@ -62,31 +62,11 @@ def cross_entropy_grad(
     log_probs: Tensor | None = None,
     wrt: tuple[str, ...] = ("input", "target", "weight"),
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    r"""Hand-derived gradient of :func:`cross_entropy`: ``(grad_input, grad_target, grad_weight)``.
-
-    With :math:`\partial \log p_{n,c'} / \partial z_{n,c} = [c = c'] - p_{n,c}`, a loss
-    :math:`-\sum_{c'} a_{c'} \log p_{n,c'}` has gradient :math:`p_{n,c} \sum_{c'} a_{c'} - a_c`. Index
-    targets have :math:`a = w_{y_n} k_n \operatorname{onehot}(y_n)`, so
-
-    .. math::
-
-        \frac{\partial L}{\partial z_{n,c}} = \sigma_n\, w_{y_n} k_n\, (p_{n,c} - [c = y_n]),
-
-    "softmax minus one-hot", scaled by the reduction's :math:`\sigma_n` (:math:`g_n`, :math:`g`, or
-    :math:`g / \sum_m w_{y_m} k_m`). Label smoothing adds :math:`a = \tfrac{\varepsilon}{C} k_n w`
-    to :math:`(1 - \varepsilon)` times that :math:`a`. Probability targets have :math:`a = w \odot q_n`
-    and :math:`\sigma_n` = :math:`g_n`, :math:`g` or :math:`g / (N d_1 \cdots d_K)`, and also
-
-    .. math::
-
-        \frac{\partial L}{\partial y_{n,c}} = -(1 - \varepsilon)\, \sigma_n\, w_c \log p_{n,c}, \qquad
-        \frac{\partial L}{\partial w_c} = -\sum_n \sigma_n\, q_{n,c} \log p_{n,c}.
-
-    ``grad_target`` and ``grad_weight`` are ``None`` for index targets (not differentiable), and so is any
-    gradient not named in ``wrt``. ``probs`` and ``log_probs`` are the softmax and log-softmax of ``input``
+    r"""The gradients of
+    :func:`refimpl.classification.cross_entropy.cross_entropy_grad`: ``(grad_input, grad_target, grad_weight)``,
+    ``None`` for those not named in ``wrt``. ``probs`` and ``log_probs`` are the softmax and log-softmax of ``input``
     along the class dimension when the caller already has them (the forward saves them); what is missing is
-    computed here from ``input`` (differentiably, so the gradient has a gradient).
-    """
+    computed here from ``input`` (differentiably, so the gradient has a gradient)."""
     smoothing = label_smoothing if label_smoothing > 0 else 0.0
     x = input.unsqueeze(0) if input.dim() == 1 else input
     classes = x.shape[1]

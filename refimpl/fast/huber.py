@@ -36,23 +36,9 @@ def huber_loss_grad(
     weight: Tensor | None = None,
     slope: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
-    r"""Hand-derived gradient of :func:`huber_loss` with respect to the residual :math:`r = x - y` and ``weight``.
-
-    .. math::
-
-        \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i & |r_i| < \delta \\
-        \delta \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
-        = \operatorname{clamp}(r_i, -\delta, \delta), \qquad
-        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
-        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
-
-    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean', and :math:`w_i`
-    when weighted). Both branches meet at :math:`|r| = \delta`: the loss is :math:`C^1`. Returns
-    ``(grad_residual, grad_weight)``; ``grad_weight`` is ``None`` without ``weight``.
-
-    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\delta, \delta)`, is reused and scaled in place
-    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
-    """
+    r"""The gradient of :func:`refimpl.regression.huber.huber_loss_grad`. ``slope``, the forward's
+    :math:`\operatorname{clamp}(r, -\delta, \delta)`, is reused and scaled in place when given; without it (a graph
+    is being built for double backward) it is computed from ``residual``."""
     if slope is None:
         slope = residual.clamp(-delta, delta)
     if weight is not None:

@@ -41,28 +41,11 @@ def kl_div_grad(
     needs_input_grad: tuple[bool, bool] = (True, True),
     exp_target: Tensor | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
-    r"""Hand-derived gradient of :func:`kl_div` with respect to input and target.
-
-    .. math::
-
-        \frac{\partial l_i}{\partial x_i} = -y_i, \qquad
-        \frac{\partial l_i}{\partial y_i} = \log y_i + 1 - x_i
-        \qquad (\texttt{log\_target=False}),
-
-        \frac{\partial l_i}{\partial x_i} = -e^{y_i}, \qquad
-        \frac{\partial l_i}{\partial y_i} = e^{y_i}(y_i - x_i + 1)
-        \qquad (\texttt{log\_target=True}),
-
-    times the reduction's factor: ``grad_output`` ('none', 'sum') or ``grad_output / n`` ('mean').
-    ``'batchmean'`` is 'sum' followed by a division by ``input.size(0)``, which :func:`kl_div` leaves to
-    autograd; for it, pass ``reduction='sum'`` and ``grad_output / input.size(0)``.
-
-    torch differentiates :math:`\operatorname{xlogy}(y, y)` as :math:`\log y + y/y`, so the target's
-    gradient is NaN at :math:`y = 0` (0/0) and :math:`y = +\infty`; written the same way here. Each gradient
-    is summed over the dimensions its argument was broadcast along and has its argument's dtype. Returns
-    ``(grad_input, grad_target)``, with ``None`` where ``needs_input_grad`` is False. ``exp_target``, the
-    forward's :math:`e^y` when ``log_target``, saves recomputing it.
-    """
+    r"""The gradients of :func:`refimpl.probabilistic.kl_div.kl_div_grad`, accumulated term by
+    term as torch's backward does: ``(grad_input, grad_target)``, with ``None`` where ``needs_input_grad`` is False
+    (the target's gradient is not computed when only the input's is asked for). ``'batchmean'`` is passed as
+    ``reduction='sum'`` with ``grad_output / input.size(0)``. ``exp_target``, the forward's :math:`e^y` when
+    ``log_target``, saves recomputing it."""
     shape = torch.broadcast_shapes(input.shape, target.shape)
     g = _reduction.grad_scale(grad_output, reduction, shape.numel())
     grad_input = grad_target = None

@@ -37,75 +37,8 @@ def linear_cross_entropy(
     label_smoothing: float = 0.0,
     options=None,
 ) -> Tensor:
-    r"""Cross entropy of the logits :math:`z_n = W x_n + b` against class indices or probabilities.
-
-    With :math:`z_{n,c} = \sum_j W_{c,j} x_{n,j} + b_c`, :math:`\log p_{n,c} = z_{n,c} - \log\sum_{c'}
-    e^{z_{n,c'}}`, class weights :math:`w_c` (1 without ``weight``), :math:`\varepsilon` =
-    ``label_smoothing``, :math:`k_n = [y_n \ne \text{ignore\_index}]` (``ignore_index=None`` means -100)
-    and class-index targets:
-
-    .. math::
-
-        l_n = k_n\Big[(1-\varepsilon)\, w_{y_n} (-\log p_{n,y_n})
-              + \frac{\varepsilon}{C} \sum_c w_c (-\log p_{n,c})\Big], \qquad
-        \text{'sum'}: \sum_n l_n, \qquad
-        \text{'mean'}: \frac{\sum_n l_n}{\sum_n w_{y_n} k_n},
-
-    exactly ``cross_entropy(linear(input, linear_weight, linear_bias), target, ...)`` (see
-    :func:`refimpl.classification.cross_entropy.cross_entropy`, also for class-probability targets, whose
-    'mean' divides by the number of positions). Computed over chunks of ``B`` rows:
-    :math:`-\log p_{n,y} = \operatorname{lse}(z_n) - z_{n,y}` with
-    :math:`\operatorname{lse}(z) = m + \log\sum_c e^{z_c - m}`, :math:`m = \max_c z_c`.
-
-    Gradient (hand-derived in :func:`linear_cross_entropy_grad`): with :math:`\sigma_n` the reduction's
-    factor (:math:`g_n`, :math:`g` or :math:`g / \sum_m w_{y_m} k_m`) and
-
-    .. math::
-
-        G_{n,c} = \frac{\partial L}{\partial z_{n,c}} = \sigma_n k_n\Big[(1-\varepsilon) w_{y_n}
-        (p_{n,c} - [c = y_n]) + \frac{\varepsilon}{C}\big(p_{n,c} \textstyle\sum_{c'} w_{c'} - w_c\big)\Big],
-
-    .. math::
-
-        \frac{\partial L}{\partial X} = G W, \qquad
-        \frac{\partial L}{\partial W} = G^\top X = \sum_{\text{chunks}} G_B^\top X_B, \qquad
-        \frac{\partial L}{\partial b} = \sum_n G_{n,:}.
-
-    For 'mean' and 'sum' the gradient (for a unit upstream gradient) is accumulated in the same pass as the
-    loss, as torch's chunked path does, and the backward scales it; 'none' recomputes it per chunk in the
-    backward. Peak extra memory is :math:`O(B C + C d)` instead of :math:`O(N C)`.
-
-    ``options`` (a ``torch.nn.LinearCrossEntropyOptions``) follows torch: with label smoothing, K-dimensional
-    weights or non-int64 targets it is ignored with torch's warning; otherwise its ``batch_chunk_size`` /
-    ``chunking_method`` set the chunk, float16/bfloat16 products are taken in float32, and an all-ignored
-    'mean' has a NaN gradient (the reference path, ``options=None``, gives 0). Chunks never change the value.
-
-    Shapes: ``input`` :math:`(d)` or :math:`(N, d)`; ``linear_weight`` :math:`(C, d)` or
-    :math:`(C, d_1, \dots, d_K, d)` (then ``input`` must be batched); ``linear_bias`` :math:`(C, d_1, \dots,
-    d_K)`; ``target`` :math:`()`, :math:`(N)`, :math:`(N, d_1, \dots, d_K)` indices or probabilities of the
-    logits' shape :math:`(N, C, d_1, \dots, d_K)`; output the per-position shape for 'none', else scalar.
-    K-dimensional weights and probability targets materialise the logits (no chunking).
-
-    Args:
-        input: features :math:`x`, floating point.
-        linear_weight: :math:`W`, the input's dtype.
-        target: class indices (int64 or uint8) or class probabilities.
-        linear_bias: optional :math:`b`.
-        weight: optional per-class weights :math:`w`, shape :math:`(C)`.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        ignore_index: index target value to skip; ``None`` means -100 (and must stay ``None`` for
-            probability targets).
-        label_smoothing: :math:`\varepsilon \in [0, 1]`.
-        options: ``None`` or a ``torch.nn.LinearCrossEntropyOptions``.
-
-    Raises:
-        RuntimeError: input not 1-D or 2-D; linear_weight below 2-D; in_features differ; bias shape; K-dim
-            weight with unbatched input; ignore_index with probability targets; dtypes of input and
-            linear_weight differ; the cross-entropy's target and weight checks.
-        ValueError: invalid ``reduction``; batch sizes differ.
-        IndexError: a kept target outside :math:`[0, C)`.
-        NotImplementedError: integer input.
-    """
+    r""":func:`refimpl.large_output.linear_cross_entropy.linear_cross_entropy`,
+    with the one-pass chunks below."""
     chunked, reduction, ignore_index, smoothing, options = readable._validate_linear_cross_entropy(
         input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options)
     if not chunked:  # K-dimensional weights or class probabilities: torch's reference path, on the full logits

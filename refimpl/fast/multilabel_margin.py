@@ -90,20 +90,10 @@ def multilabel_margin_loss_grad(
     reduction: str = "mean",
     counts: Tensor | None = None,
 ) -> tuple[Tensor]:
-    r"""Hand-derived gradient of :func:`multilabel_margin_loss` with respect to ``input`` (N, C), ``target``
-    the matching (N, C) int64 label lists.
-
-    .. math::
-
-        \frac{\partial \ell}{\partial x_{ni}} = \frac{g_n}{C} \Bigl( \sum_k a_{nki}
-            - \sum_{k:\, j_k = i} \sum_{m} a_{nkm} \Bigr), \qquad
-            a_{nki} = [1 - x_{n j_k} + x_{ni} > 0]\,[i \notin J_n],
-
-    (:math:`g_n / N` for 'mean'): each active pair pushes the non-label :math:`i` down and the label
-    :math:`j_k` up (a duplicated label twice); 0 exactly at the hinge, as in torch. Returns ``(grad_input,)``.
-    ``counts``, the bracket for every :math:`(n, i)` as the forward computed it, is reused (and scaled in place)
-    when given.
-    """
+    r"""The gradient of
+    :func:`refimpl.margin.multilabel_margin.multilabel_margin_loss_grad`: ``(grad_input,)``. ``counts``, the
+    active-pair bracket for every :math:`(n, i)` as the forward computed it, is reused (and scaled in place) when
+    given."""
     n_frames, n_classes = input.shape
     scale = _reduction.grad_scale(grad_output, reduction, n_frames).reshape(-1, 1) / n_classes
     if counts is None:

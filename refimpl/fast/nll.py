@@ -47,19 +47,8 @@ def nll_loss_grad(
     reduction: str = "mean",
     mask: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    r"""Hand-derived gradient of :func:`nll_loss` with respect to ``input`` (the only differentiable input).
-
-    .. math::
-
-        \frac{\partial L}{\partial x_{n,c}} = -\,s_n\, w_{y_n} k_n\, [c = y_n], \qquad
-        s_n = \begin{cases} g_n & \text{'none'} \\ g & \text{'sum'} \\
-        g \,/\, \sum_m w_{y_m} k_m & \text{'mean'} \end{cases}
-
-    A single nonzero entry per position, at the target class; rows of ignored targets are 0 even when
-    the 'mean' divides by a total weight of 0 (torch skips them). ``input`` only supplies the shape and
-    dtype: the loss is linear in it. ``mask``, the forward's ``class_target_mask(target, ignore_index)``, is
-    reused when given.
-    """
+    r"""The gradient of :func:`refimpl.classification.nll.nll_loss_grad`. ``mask``, the
+    forward's ``class_target_mask(target, ignore_index)``, is reused when given."""
     if mask is None:
         mask = class_target_mask(target, ignore_index)
     x, safe_target, keep = batched(input, *mask)

@@ -36,22 +36,9 @@ def smooth_l1_loss(
 def smooth_l1_loss_grad(
     grad_output: Tensor, residual: Tensor, reduction: str = "mean", beta: float = 1.0, slope: Tensor | None = None
 ) -> Tensor:
-    r"""Hand-derived gradient of :func:`smooth_l1_loss` (``beta > 0``) with respect to the residual :math:`r = x - y`.
-
-    .. math::
-
-        \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
-        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
-        = \frac{\operatorname{clamp}(r_i, -\beta, \beta)}{\beta}, \qquad
-        \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
-        \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
-
-    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
-    :math:`|r| = \beta`: the loss is :math:`C^1`.
-
-    ``slope``, the forward's :math:`\operatorname{clamp}(r, -\beta, \beta)`, is reused and scaled in place
-    when given; without it (a graph is being built for double backward) it is computed from ``residual``.
-    """
+    r"""The gradient of :func:`refimpl.regression.smooth_l1.smooth_l1_loss_grad`
+    (``beta > 0``). ``slope``, the forward's :math:`\operatorname{clamp}(r, -\beta, \beta)`, is reused and scaled in
+    place when given; without it (a graph is being built for double backward) it is computed from ``residual``."""
     scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
     if beta == math.inf:
         # Every finite residual is in the quadratic zone, whose slope r / inf is 0. torch's branch test sends
