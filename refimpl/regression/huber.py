@@ -123,10 +123,15 @@ def huber_loss_grad(
 
 
 def huber_elementwise(residual: Tensor, delta: float) -> Tensor:
-    r"""The unreduced Huber loss of the Definition, elementwise:
-    :math:`\tfrac12 r^2` where :math:`|r| < \delta`, :math:`\delta\,(|r| - \tfrac12\delta)` elsewhere."""
-    abs_r = residual.abs()
-    return torch.where(abs_r < delta, 0.5 * abs_r * abs_r, delta * (abs_r - 0.5 * delta))
+    r"""The unreduced Huber loss of the Definition, elementwise, written with its slope
+    :math:`c = \operatorname{clamp}(r, -\delta, \delta)` as :math:`l = c\,(r - \tfrac12 c)`.
+
+    Where :math:`|r| < \delta`, :math:`c = r` and :math:`l = r \cdot \tfrac12 r = \tfrac12 r^2`; elsewhere
+    :math:`c = \pm\delta` and :math:`l = \pm\delta\,(r \mp \tfrac12\delta) = \delta\,(|r| - \tfrac12\delta)`: the
+    Definition's two cases in one expression, with no comparison and no branch to discard.
+    """
+    slope = residual.clamp(-delta, delta)  # the derivative dl/dr of the Gradient section
+    return slope * (residual - 0.5 * slope)
 
 
 class _HuberLossFunction(torch.autograd.Function):

@@ -3,6 +3,8 @@ r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss`` computes it.
 Chapter: ``book/regression/smooth_l1.ipynb``.
 """
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -104,16 +106,20 @@ def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = 
     .. math::
 
         \frac{\partial l_i}{\partial r_i} = \begin{cases} r_i / \beta & |r_i| < \beta \\
-        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}, \qquad
+        \operatorname{sign}(r_i) & \text{otherwise} \end{cases}
+        = \frac{\operatorname{clamp}(r_i, -\beta, \beta)}{\beta}, \qquad
         \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
         \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
     times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
-    :math:`|r| = \beta`: the loss is :math:`C^1`. The test is written as torch's backward writes it,
-    :math:`|r_i| \ge \beta` for the linear zone, so a NaN residual (no comparison holds) gets
-    :math:`r/\beta` = NaN, and with :math:`\beta = \infty` an infinite residual gets :math:`\pm 1`.
+    :math:`|r| = \beta`: the loss is :math:`C^1`. A NaN residual gets NaN. With :math:`\beta = \infty` the
+    clamp keeps :math:`r` and :math:`r/\infty = 0` for every finite residual, but :math:`\pm\infty/\infty` is
+    NaN, where torch's backward, which tests :math:`|r_i| \ge \beta` for the linear zone, gives :math:`\pm 1`:
+    the one case written apart.
     """
-    slope = torch.where(residual.abs() >= beta, residual.sign(), residual / beta)
+    slope = residual.clamp(-beta, beta) / beta  # r / beta inside the threshold, +-1 outside
+    if beta == math.inf:  # every finite r is inside (slope 0); torch's |r| >= beta puts r = +-inf outside
+        slope = torch.where(residual.abs() == math.inf, residual.sign(), slope)
     return slope * _reduction.grad_scale(grad_output, reduction, residual.numel())
 
 
@@ -122,8 +128,8 @@ class _SmoothL1LossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(residual: Tensor, reduction: str, beta: float) -> Tensor:
-        abs_r = residual.abs()
-        loss = torch.where(abs_r < beta, 0.5 * abs_r * abs_r / beta, abs_r - 0.5 * beta)
+        clamped = residual.clamp(-beta, beta)  # r inside the threshold, +-beta outside
+        loss = clamped / beta * (residual - 0.5 * clamped)  # r^2 / (2 beta) inside, |r| - beta / 2 outside
         return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
