@@ -129,7 +129,7 @@ class _SmoothL1LossFunction(torch.autograd.Function):
     @staticmethod
     def forward(residual: Tensor, reduction: str, beta: float) -> Tensor:
         clamped = residual.clamp(-beta, beta)  # r inside the threshold, +-beta outside
-        loss = clamped / beta * (residual - 0.5 * clamped)  # r^2 / (2 beta) inside, |r| - beta / 2 outside
+        loss = clamped * (residual - 0.5 * clamped) / beta  # Huber's c (r - c/2) with delta = beta, over beta
         return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
