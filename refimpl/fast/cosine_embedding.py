@@ -5,7 +5,7 @@ The readable :mod:`refimpl.margin.cosine_embedding` computes :math:`\langle x_1,
 :math:`\lVert x_1\rVert^2` and :math:`\lVert x_2\rVert^2` as torch does, ``(x1 * x2).sum(-1)`` and so on: three
 :math:`(N, D)` products written to memory only to be summed, all three computed again in the backward, which then
 writes four more :math:`(N, D)` tensors for each input's gradient. Here the products of a block of rows (about
-256K elements) go to one reused buffer and are summed from the cache, in the same order as torch's sums (so the
+512K elements) go to one reused buffer and are summed from the cache, in the same order as torch's sums (so the
 cosine, and the kink :math:`\cos = \text{margin}`, are torch's bit for bit); the backward keeps the cosine,
 :math:`a`, :math:`b` and :math:`d` of the forward, and builds each requested gradient
 :math:`\partial L/\partial x_1 = g_p\,x_2 + 2 g_a\,x_1` block by block in its output, with the roundings of the
@@ -21,9 +21,9 @@ from torch import Tensor
 from refimpl import _reduction
 from refimpl.margin import cosine_embedding as readable
 
-BLOCK = 1 << 18
-"""Elements per block of rows: 1 MiB in float32, a buffer that stays in the cache (measured at 4096 x 1024: smaller
-blocks pay for more, shorter operations, larger ones spill out of the cache)."""
+BLOCK = 1 << 19
+"""Elements per block of rows: 2 MiB in float32, a buffer that stays in the cache (measured at 4096 x 1024: smaller
+blocks pay for more, shorter operations, each a wait for every thread; larger ones spill out of the cache)."""
 
 
 def cosine_embedding_loss(
