@@ -11,6 +11,7 @@ Both are tested by the same registry against torch, in value, gradient, dtype, s
 """
 
 from refimpl.fast.adaptive_log_softmax import adaptive_log_softmax
+from refimpl.fast.bce_with_logits import binary_cross_entropy_with_logits
 from refimpl.fast.cosine_embedding import cosine_embedding_loss
 from refimpl.fast.cross_entropy import cross_entropy
 from refimpl.fast.ctc import ctc_loss
@@ -21,16 +22,15 @@ from refimpl.fast.margin_ranking import margin_ranking_loss
 from refimpl.fast.mse import mse_loss
 from refimpl.fast.multilabel_margin import multilabel_margin_loss
 from refimpl.fast.nll import nll_loss
+from refimpl.fast.poisson_nll import poisson_nll_loss
 from refimpl.fast.smooth_l1 import smooth_l1_loss
 from refimpl.functional import (  # already as fast as the formula gets: the readable functions themselves
     binary_cross_entropy,
-    binary_cross_entropy_with_logits,
     gaussian_nll_loss,
     hinge_embedding_loss,
     l1_loss,
     multi_margin_loss,
     multilabel_soft_margin_loss,
-    poisson_nll_loss,
     soft_margin_loss,
     triplet_margin_loss,
     triplet_margin_with_distance_loss,
