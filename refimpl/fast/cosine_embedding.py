@@ -8,9 +8,10 @@ writes four more :math:`(N, D)` tensors for each input's gradient. Here the prod
 512K elements) go to one reused buffer and are summed from the cache, in the same order as torch's sums (so the
 cosine, and the kink :math:`\cos = \text{margin}`, are torch's bit for bit); the backward keeps the cosine,
 :math:`a`, :math:`b` and :math:`d` of the forward, and builds each requested gradient
-:math:`\partial L/\partial x_1 = g_p\,x_2 + 2 g_a\,x_1` block by block in its output, with the roundings of the
-readable gradient. Broadcasts, 1-D pairs, mixed dtypes and half precision go to the readable Function;
-validation and the double-backward gradient are the readable module's.
+:math:`\partial L/\partial x_1 = g_p\,x_2 + 2 g_a\,x_1` block by block in its output, by one product and one
+``addcmul_`` (the readable gradient rounds as torch's four :math:`(N, D)` operations; this one is a few ulp from
+it). Broadcasts, 1-D pairs, mixed dtypes and half precision go to the readable Function; validation and the
+double-backward gradient are the readable module's.
 
 Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
@@ -109,15 +110,11 @@ def row_sums(input1: Tensor, input2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def combine(grad_p: Tensor, other: Tensor, grad_a: Tensor, input: Tensor) -> Tensor:
-    r"""The gradient :math:`g_p\,x_{\text{other}} + 2\,(g_a\,x)` of one input, per row factors :math:`g_p` and
-    :math:`g_a` of shape :math:`(N)`, rounded as the readable gradient (:math:`2(g_a x)` is torch's
-    :math:`g_a x + g_a x`), written into the new gradient a block of rows at a time, with one buffer for the
-    other term."""
+    r"""The gradient :math:`g_p\,x_{\text{other}} + 2 g_a\,x` of one input, per row factors :math:`g_p` and
+    :math:`g_a` of shape :math:`(N)`, written into the new gradient a block of rows at a time by a product and an
+    ``addcmul_`` (one rounding fewer than torch's separate products and sums: a few ulp apart, at most)."""
     grad = torch.empty_like(input, memory_format=torch.contiguous_format)
-    grad_p, grad_a = grad_p.unsqueeze(1), grad_a.unsqueeze(1)
-    blocks, buffer = row_blocks(input)
-    for rows in blocks:
-        out = grad[rows]
-        torch.mul(grad_a[rows], input[rows], out=out).add_(out)  # 2 (g_a x), exactly
-        out.add_(torch.mul(grad_p[rows], other[rows], out=buffer[: out.shape[0]]))
+    grad_p, twice_a = grad_p.unsqueeze(1), (2 * grad_a).unsqueeze(1)
+    for rows in row_blocks(input)[0]:
+        torch.mul(twice_a[rows], input[rows], out=grad[rows]).addcmul_(grad_p[rows], other[rows])
     return grad
