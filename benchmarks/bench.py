@@ -18,9 +18,20 @@ large-output losses (each contender in a fresh process, at the large size).
     python benchmarks/bench.py --threads 1      # single-threaded
     python benchmarks/bench.py --repeats 31 --loss huber_loss
     python benchmarks/bench.py --json results.json --memory
+    python benchmarks/bench.py --malloc keep    # glibc keeps freed memory for reuse (no page faults)
+
+The allocator matters at the large size. A 4096 x 1024 float32 tensor is 16 MiB; glibc's malloc hands memory
+that large back to the kernel when it is freed, beyond about two such blocks, so every further temporary of a
+call is fresh memory that the kernel must map and zero page by page (page faults) before the first write. Code
+with more temporaries (the readable refimpl more than torch's fused kernels) pays for that, and how much varies
+from run to run with what the heap holds. ``--malloc keep`` sets glibc's thresholds so that freed memory is kept
+and reused, as the jemalloc and tcmalloc allocators that PyTorch's CPU performance guide recommends do: the
+timings then measure the arithmetic and the memory traffic alone. ``speed_page.py`` records both.
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import datetime
 import functools
 import itertools
@@ -275,6 +286,15 @@ class ModuleLoss:
         return result.loss if self.adaptive else result
 
 
+def keep_freed_memory() -> None:
+    """Make glibc's malloc keep freed memory for reuse: blocks up to 32 MiB (its largest mmap threshold) come
+    from the heap, and the heap is never trimmed (``mallopt``, Linux with glibc only)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+    if not (libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 2**31 - 1)):
+        raise RuntimeError("mallopt refused the thresholds")
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -381,7 +401,8 @@ def op_latency_us(device: str, calls: int = 2000) -> float:
 
 def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple[dict[str, float], dict[str, str]]:
     """({contender: median seconds}, {contender: error}) over interleaved repetitions, after a warm-up of each (a
-    contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed)."""
+    contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed). The order
+rotates from one repetition to the next, so that no contender always runs right after the same other one."""
     functions, args, kwargs = contenders(name, kind, size, device)
     errors = {}
     for side, fn in list(functions.items()):
@@ -391,9 +412,11 @@ def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple
             errors[side] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
             del functions[side]
     times: dict[str, list[float]] = {side: [] for side in functions}
+    order = list(functions)
     for _ in range(repeats):
-        for side, fn in functions.items():
-            times[side].append(time_once(fn, args, kwargs, device))
+        for side in order:
+            times[side].append(time_once(functions[side], args, kwargs, device))
+        order = order[1:] + order[:1]  # rotate: each contender runs after each other one equally often
     return {side: statistics.median(values) for side, values in times.items()}, errors
 
 
@@ -451,18 +474,22 @@ def main() -> None:
     parser.add_argument("--device", action="append", help="only these devices (default: cpu, and cuda if present)")
     parser.add_argument("--memory", action="store_true", help="also the peak memory of the large-output losses")
     parser.add_argument("--json", metavar="PATH", help="also write the results and the machine to PATH")
+    parser.add_argument("--malloc", choices=("glibc", "keep"), default="glibc",
+                        help="glibc: the allocator's defaults; keep: freed memory is kept for reuse (see above)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.memory_child:
         memory_child(options.memory_child)
         return
+    if options.malloc == "keep":
+        keep_freed_memory()
     if options.threads:
         torch.set_num_threads(options.threads)
     devices = options.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     names = options.loss or list(BENCHMARKS)
     kinds = options.kind or ["functional"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {options.repeats}, "
-          "forward + backward; ratios to torch")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc {options.malloc}, median of "
+          f"{options.repeats}, forward + backward; ratios to torch")
     results, means, latency, memory = [], [], {}, []
     for device in devices:
         latency[device] = op_latency_us(device)
@@ -501,7 +528,8 @@ def main() -> None:
                 print(f"{device}: {name} peak MiB above the inputs: "
                       + ", ".join(f"{side} {mib:.0f}" for side, mib in row["extra_mib"].items()))
     if options.json:
-        record = {"machine": machine(torch.get_num_threads()), "repeats": options.repeats, "sizes": SIZES,
+        record = {"machine": machine(torch.get_num_threads()), "malloc": options.malloc, "repeats": options.repeats,
+                  "sizes": SIZES,
                   "contenders": list(CONTENDERS), "op_latency_us": latency, "results": results,
                   "geometric_means": means, "peak_memory": memory}
         with open(options.json, "w") as f:

@@ -3,10 +3,13 @@
     python benchmarks/speed_page.py              # all threads and --threads 1 on the CPU; CUDA when available
     python benchmarks/speed_page.py --repeats 31
 
-Writes ``book/reference/speed_cpu.json`` (``{"runs": [all threads, one thread]}``, each run a bench.py
-record) and, when a GPU is available, ``book/reference/speed_cuda.json`` (``{"runs": [cuda]}``); then
-executes ``book/reference/speed.ipynb`` and ``book/reference/formula_to_fast.ipynb`` in place. An existing
-``speed_cuda.json`` is kept on a machine without a GPU, so a CUDA run recorded elsewhere stays on the page.
+Each thread setting is recorded twice on the CPU: with glibc's allocator as it comes, and with freed memory kept
+for reuse (``bench.py --malloc keep``; see bench.py on why that changes the large-size timings). Writes
+``book/reference/speed_cpu.json`` (``{"runs": [all threads, one thread, all threads kept, one thread kept]}``,
+each run a bench.py record) and, when a GPU is available, ``book/reference/speed_cuda.json``
+(``{"runs": [cuda]}``); then executes ``book/reference/speed.ipynb`` and ``book/reference/formula_to_fast.ipynb``
+in place. An existing ``speed_cuda.json`` is kept on a machine without a GPU, so a CUDA run recorded elsewhere
+stays on the page.
 """
 
 import argparse
@@ -23,12 +26,15 @@ BENCH = ROOT / "benchmarks" / "bench.py"
 PAGE_DIR = ROOT / "book" / "reference"
 
 
-def run_bench(device: str, threads: int, repeats: int) -> dict:
-    """One bench.py run in a fresh process (so that the thread setting and the allocator start clean)."""
+def run_bench(device: str, threads: int, repeats: int, malloc: str = "glibc") -> dict:
+    """One bench.py run in a fresh process (so that the thread setting and the allocator start clean); the peak
+    memory of the large-output losses is measured in the runs with glibc's defaults."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "run.json"
         command = [sys.executable, str(BENCH), "--device", device, "--repeats", str(repeats), "--json", str(path),
-                   "--memory"]
+                   "--malloc", malloc]
+        if malloc == "glibc":
+            command.append("--memory")
         if threads:
             command += ["--threads", str(threads)]
         print("$", " ".join(command[1:]), flush=True)
@@ -50,7 +56,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed repetitions per implementation (median)")
     parser.add_argument("--no-execute", action="store_true", help="write the JSON files, leave the page alone")
     options = parser.parse_args()
-    write("speed_cpu.json", [run_bench("cpu", 0, options.repeats), run_bench("cpu", 1, options.repeats)])
+    runs = [run_bench("cpu", threads, options.repeats, malloc) for malloc in ("glibc", "keep") for threads in (0, 1)]
+    write("speed_cpu.json", runs)
     if torch.cuda.is_available():
         write("speed_cuda.json", [run_bench("cuda", 0, options.repeats)])
     if not options.no_execute:

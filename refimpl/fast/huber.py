@@ -62,9 +62,11 @@ def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
 def huber_sum(residual: Tensor, slope: Tensor) -> Tensor:
     r"""The summed Huber loss :math:`\sum_i c_i (r_i - \tfrac12 c_i) = c \cdot r - \tfrac12\, c \cdot c`.
 
-    Two dot products read the residual and the slope without writing an elementwise loss (float32 and float64
-    only: a half-precision dot accumulates in half precision). No cancellation: :math:`c_i r_i \ge c_i^2`, so
-    the result is at least half of :math:`c \cdot r`.
+    Two dot products read the residual and the slope without writing an elementwise loss. float64 only: a
+    float32 dot accumulates in float32, one running sum per vector lane, and at :math:`4 \cdot 10^6` elements it is
+    off by about :math:`2 \cdot 10^{-5}` relative, where ``sum`` (pairwise) stays near :math:`10^{-7}`; a
+    half-precision dot accumulates in half precision. No cancellation: :math:`c_i r_i \ge c_i^2`, so the result
+    is at least half of :math:`c \cdot r`.
     """
     r, c = residual.reshape(-1), slope.reshape(-1)
     return torch.dot(c, r) - 0.5 * torch.dot(c, c)
@@ -79,7 +81,7 @@ class _HuberLossFunction(torch.autograd.Function):
         ctx.reduction, ctx.delta = reduction, delta
         slope = residual.clamp(-delta, delta)
         ctx.slope = slope  # the first backward scales it in place (see backward)
-        if weight is None and reduction != "none" and residual.dtype in (torch.float32, torch.float64):
+        if weight is None and reduction != "none" and residual.dtype == torch.float64:
             total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
             if reduction == "mean":  # divide before rounding to input's dtype: a float16 sum can overflow
                 total = total / residual.numel()

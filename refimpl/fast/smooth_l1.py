@@ -1,5 +1,5 @@
 r"""``smooth_l1_loss``, tuned as ``huber_loss`` is (see :mod:`refimpl.fast.huber`): the forward's slope reused by
-the backward, the sum as two dot products, and the division by ``beta`` after the reduction.
+the backward, the float64 sum as two dot products, and the division by ``beta`` after the reduction.
 
 Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
@@ -60,7 +60,7 @@ class _SmoothL1LossFunction(torch.autograd.Function):
         # one operation on a scalar instead of one per element.
         slope = residual.clamp(-beta, beta)
         ctx.slope = slope  # the first backward scales it in place (see backward)
-        if reduction != "none" and residual.dtype in (torch.float32, torch.float64):
+        if reduction != "none" and residual.dtype == torch.float64:  # a float32 dot is too coarse: see huber_sum
             total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
             return (total / residual.numel() if reduction == "mean" else total) / beta
         loss = huber_from_slope(residual, slope)
