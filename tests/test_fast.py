@@ -63,6 +63,8 @@ def _large_inputs(name: str) -> tuple[tuple[torch.Tensor, ...], dict]:
         return (randn(), randn(), torch.rand(n, d, generator=generator).round() * 2 - 1), {"margin": 0.1}
     if name == "cosine_embedding_loss":  # several of refimpl.fast's row blocks
         return (randn(), randn(), torch.rand(n, generator=generator).round() * 2 - 1), {"margin": 0.2}
+    if name == "gaussian_nll_loss":
+        return (randn(), randn(), torch.rand(n, d, generator=generator) + 0.1), {}
     if name == "kl_div":
         z, t = randn(), randn()
         return (z - z.logsumexp(1, keepdim=True), (t - t.logsumexp(1, keepdim=True)).exp()), {}
@@ -70,7 +72,7 @@ def _large_inputs(name: str) -> tuple[tuple[torch.Tensor, ...], dict]:
 
 
 LARGE_SUMS = ["mse_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits",
-              "margin_ranking_loss", "cosine_embedding_loss", "kl_div"]
+              "margin_ranking_loss", "cosine_embedding_loss", "kl_div", "gaussian_nll_loss"]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -15,6 +15,7 @@ from refimpl.fast.bce_with_logits import binary_cross_entropy_with_logits
 from refimpl.fast.cosine_embedding import cosine_embedding_loss
 from refimpl.fast.cross_entropy import cross_entropy
 from refimpl.fast.ctc import ctc_loss
+from refimpl.fast.gaussian_nll import gaussian_nll_loss
 from refimpl.fast.huber import huber_loss
 from refimpl.fast.kl_div import kl_div
 from refimpl.fast.linear_cross_entropy import linear_cross_entropy
@@ -26,7 +27,6 @@ from refimpl.fast.poisson_nll import poisson_nll_loss
 from refimpl.fast.smooth_l1 import smooth_l1_loss
 from refimpl.functional import (  # already as fast as the formula gets: the readable functions themselves
     binary_cross_entropy,
-    gaussian_nll_loss,
     hinge_embedding_loss,
     l1_loss,
     multi_margin_loss,
