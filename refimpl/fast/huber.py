@@ -1,10 +1,16 @@
-r"""``huber_loss``, tuned: the forward's slope reused by the backward, and the sum as two dot products.
+r"""``huber_loss``, tuned: two buffers, the residual's (which becomes the loss) and the slope's (which becomes the
+gradient), and the forward's slope reused by the backward.
 
-The readable :mod:`refimpl.regression.huber` computes the clamp :math:`c = \operatorname{clamp}(r, -\delta,
-\delta)` in the forward for the loss and again in the backward for the gradient, and writes an elementwise loss
-before summing it. Here the forward keeps :math:`c` for the backward (on ``ctx``, outside ``save_for_backward``,
-because the backward overwrites it in place: autograd's version counter would otherwise refuse), and a sum is
-:math:`c \cdot r - \tfrac12 c \cdot c`, two dot products that write nothing. Validation is the readable module's.
+The readable :mod:`refimpl.regression.huber` lets autograd subtract :math:`r = x - y`, computes the slope
+:math:`c = \operatorname{clamp}(r, -\delta, \delta)` in the forward for the loss :math:`c\,(r - \tfrac12 c)` and
+again in the backward for the gradient, and writes a new tensor for each step. For two tensors of one shape and one
+dtype (float32 or float64) and no weight, :class:`_HuberPairFunction` here takes :math:`x` and :math:`y` and owns
+every buffer it writes: the residual's buffer is turned into the loss in place (``sub_``, ``mul_``) once the slope
+is taken from it, and the slope is kept for the backward (on ``ctx``, outside ``save_for_backward``, because the
+backward overwrites it in place: autograd's version counter would otherwise refuse), which scales it into
+:math:`\partial L/\partial x`; the target's gradient, the negation, is computed only when asked for. Two full-size
+allocations per call, as torch's fused kernels. Weights, broadcasting, mixed dtypes and half precision take the
+residual-based Function below, which reuses the slope too. Validation is the readable module's.
 
 Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
@@ -14,6 +20,7 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl.regression import huber as readable
+from refimpl.regression import smooth_l1 as readable_smooth_l1
 
 
 def huber_loss(
@@ -23,9 +30,56 @@ def huber_loss(
     delta: float = 1.0,
     weight: Tensor | None = None,
 ) -> Tensor:
-    """:func:`refimpl.regression.huber.huber_loss`, with the tuned Function below."""
+    """:func:`refimpl.regression.huber.huber_loss`, with the tuned Functions below."""
     reduction, delta = readable._validate_huber_loss(input, target, reduction, delta, weight)
+    if weight is None and same_plain_tensors(input, target):
+        return _HuberPairFunction.apply(input, target, reduction, delta, 1.0)
     return _HuberLossFunction.apply(input - target, weight, reduction, delta, input.dtype)
+
+
+def same_plain_tensors(input: Tensor, target: Tensor) -> bool:
+    """Whether ``input`` and ``target`` have one shape and one dtype, float32 or float64: no broadcasting, no
+    promotion, no rounding to a half-precision output to reproduce."""
+    return input.shape == target.shape and input.dtype == target.dtype and input.dtype in (torch.float32, torch.float64)
+
+
+class _HuberPairFunction(torch.autograd.Function):
+    r"""The Huber loss of ``input - target`` divided by ``divisor`` (1 for Huber; :math:`\beta` for SmoothL1, which is
+    Huber with :math:`\delta = \beta`, over :math:`\beta`), in two buffers. Backward: the slope's buffer made the
+    gradient."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, target: Tensor, reduction: str, delta: float, divisor: float) -> Tensor:
+        ctx.save_for_backward(input, target)
+        ctx.reduction, ctx.delta, ctx.divisor = reduction, delta, divisor
+        residual = input - target
+        slope = residual.clamp(-delta, delta)
+        ctx.slope = slope  # the first backward scales it in place (see backward)
+        loss = residual.sub_(slope, alpha=0.5).mul_(slope)  # c (r - c/2), in the residual's buffer
+        if reduction == "none":
+            return loss if divisor == 1 else loss.div_(divisor)
+        total = loss.mean() if reduction == "mean" else loss.sum()
+        return total if divisor == 1 else total / divisor  # SmoothL1 divides once, after the reduction
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        input, target = ctx.saved_tensors
+        need_input, need_target = ctx.needs_input_grad[:2]
+        slope, ctx.slope = ctx.slope, None
+        if torch.is_grad_enabled():  # a graph for double backward: the readable, differentiable gradient
+            residual = input - target
+            if ctx.divisor == 1:
+                grad = readable.huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta)[0]
+            else:
+                grad = readable_smooth_l1.smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.divisor)
+            return grad if need_input else None, -grad if need_target else None, None, None, None
+        if slope is None:  # a second backward (retain_graph): the buffer was used by the first
+            slope = (input - target).clamp_(-ctx.delta, ctx.delta)
+        scale = _reduction.grad_scale(grad_output, ctx.reduction, slope.numel())
+        grad = slope.mul_(scale if ctx.divisor == 1 else scale / ctx.divisor)  # g c (/ beta)
+        if not need_input:
+            return None, grad.neg_(), None, None, None
+        return grad, -grad if need_target else None, None, None, None
 
 
 def huber_loss_grad(
@@ -59,19 +113,6 @@ def huber_from_slope(residual: Tensor, slope: Tensor) -> Tensor:
     return torch.sub(residual, slope, alpha=0.5).mul_(slope)
 
 
-def huber_sum(residual: Tensor, slope: Tensor) -> Tensor:
-    r"""The summed Huber loss :math:`\sum_i c_i (r_i - \tfrac12 c_i) = c \cdot r - \tfrac12\, c \cdot c`.
-
-    Two dot products read the residual and the slope without writing an elementwise loss. float64 only: a
-    float32 dot accumulates in float32, one running sum per vector lane, and at :math:`4 \cdot 10^6` elements it is
-    off by about :math:`2 \cdot 10^{-5}` relative, where ``sum`` (pairwise) stays near :math:`10^{-7}`; a
-    half-precision dot accumulates in half precision. No cancellation: :math:`c_i r_i \ge c_i^2`, so the result
-    is at least half of :math:`c \cdot r`.
-    """
-    r, c = residual.reshape(-1), slope.reshape(-1)
-    return torch.dot(c, r) - 0.5 * torch.dot(c, c)
-
-
 class _HuberLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`."""
 
@@ -81,11 +122,6 @@ class _HuberLossFunction(torch.autograd.Function):
         ctx.reduction, ctx.delta = reduction, delta
         slope = residual.clamp(-delta, delta)
         ctx.slope = slope  # the first backward scales it in place (see backward)
-        if weight is None and reduction != "none" and residual.dtype == torch.float64:
-            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
-            if reduction == "mean":  # divide before rounding to input's dtype: a float16 sum can overflow
-                total = total / residual.numel()
-            return total.to(dtype)
         loss = huber_from_slope(residual, slope)
         loss = loss.to(dtype)  # torch returns input's dtype, not the promoted one
         if weight is None:

@@ -6,8 +6,9 @@ Function takes :math:`x` and :math:`y` of one shape and one dtype (float32 or fl
 computes: the backward scales that buffer in place into :math:`\partial L/\partial x = 2 g\, r` (kept on ``ctx``,
 outside ``save_for_backward``, used once, as in :mod:`refimpl.fast.huber`), and the target's gradient, the
 negation, is computed only when autograd asks for it. In float64, :math:`\sum_i r_i^2 = r \cdot r` is a dot product,
-which reads :math:`r` once and writes nothing; a float32 dot accumulates in float32 and is too coarse at large
-sizes (see :func:`refimpl.fast.huber.huber_sum`), so float32 squares and sums as torch does. Weights, broadcasting,
+which reads :math:`r` once and writes nothing. A float32 dot accumulates in float32, one running sum per vector
+lane, and at :math:`4 \cdot 10^6` elements is off by about :math:`2 \cdot 10^{-5}` relative, where ``sum``
+(pairwise) stays near :math:`10^{-7}`: float32 squares and sums as torch does. Weights, broadcasting,
 mixed dtypes and half precision go to the readable Function; validation and the double-backward gradient are the
 readable module's.
 

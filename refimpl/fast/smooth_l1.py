@@ -1,5 +1,7 @@
-r"""``smooth_l1_loss``, tuned as ``huber_loss`` is (see :mod:`refimpl.fast.huber`): the forward's slope reused by
-the backward, the float64 sum as two dot products, and the division by ``beta`` after the reduction.
+r"""``smooth_l1_loss``, tuned as ``huber_loss`` is (see :mod:`refimpl.fast.huber`): SmoothL1 is Huber with
+:math:`\delta = \beta`, divided by :math:`\beta`, so the same two-buffer Function serves it, with the division after
+the reduction; the residual-based Function below (broadcasting, mixed dtypes, half precision, :math:`\beta = \infty`)
+reuses the forward's slope too.
 
 Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
@@ -10,7 +12,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
-from refimpl.fast.huber import huber_from_slope, huber_sum
+from refimpl.fast.huber import _HuberPairFunction, huber_from_slope, same_plain_tensors
 from refimpl.regression import smooth_l1 as readable
 from refimpl.regression.l1 import l1_loss
 
@@ -29,6 +31,8 @@ def smooth_l1_loss(
     )
     if compute_dtype is None:  # beta = 0 (or subnormal): no quadratic zone, and torch computes l1_loss
         return l1_loss(*torch.broadcast_tensors(input, target), reduction=reduction)
+    if beta < math.inf and compute_dtype == input.dtype and same_plain_tensors(input, target):
+        return _HuberPairFunction.apply(input, target, reduction, beta, beta)
     residual = input.to(compute_dtype) - target.to(compute_dtype)
     return _SmoothL1LossFunction.apply(residual, reduction, beta).to(torch.result_type(input, target))
 
@@ -60,9 +64,6 @@ class _SmoothL1LossFunction(torch.autograd.Function):
         # one operation on a scalar instead of one per element.
         slope = residual.clamp(-beta, beta)
         ctx.slope = slope  # the first backward scales it in place (see backward)
-        if reduction != "none" and residual.dtype == torch.float64:  # a float32 dot is too coarse: see huber_sum
-            total = huber_sum(residual, slope)  # no elementwise loss is needed for a sum
-            return (total / residual.numel() if reduction == "mean" else total) / beta
         loss = huber_from_slope(residual, slope)
         return _reduction.reduce_loss(loss, reduction) / beta
 
