@@ -64,7 +64,8 @@ def resolve(fn_name: str, reduction: str, size_average: bool | None = None, redu
         return legacy_get_string(size_average, reduce)
     if reduction == "elementwise_mean":
         warnings.warn(
-            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.", stacklevel=user_stacklevel()
+            "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+            stacklevel=user_stacklevel(),
         )
         return "mean"
     if reduction not in REDUCTIONS:

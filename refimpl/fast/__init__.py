@@ -1,10 +1,11 @@
 """refimpl.fast: the 23 losses of :mod:`refimpl.functional`, same names and signatures, tuned for speed.
 
 ``refimpl.functional`` is the reference a student reads: the formula, then a pure hand-derived gradient.
-This package holds what it takes to make those formulas fast on a CPU (a reduction as a dot product, the
-forward's work reused in the backward, one buffer for the log-softmax, a recursion vectorised over
-positions, a loss computed in chunks). Where the readable function is already as fast as torch's, the
-name here *is* the readable function, re-exported. The book's chapter "From formula to fast" sets each
+This package holds what it takes to make those formulas fast on a CPU (fewer full-size temporaries, the
+forward's work and buffers reused in the backward, only the gradients autograd asks for, masks as arithmetic
+instead of ``torch.where``, one buffer for the log-softmax, a recursion with fewer operations per step, chunks
+for memory or for the cache, a float64 sum as a dot product). Where the readable function is already as fast
+as torch's, the name here *is* the readable function, re-exported. The book's chapter "From formula to fast" sets each
 fast listing beside its readable one, with the speed-up measured by ``benchmarks/bench.py``.
 
 Both are tested by the same registry against torch, in value, gradient, dtype, shape, errors and warnings.
