@@ -10,6 +10,7 @@ from torch import Tensor
 
 from refimpl import _checks, _reduction
 from refimpl._module import Loss
+from refimpl.regression.huber import huber_elementwise
 from refimpl.regression.l1 import l1_loss
 
 
@@ -111,16 +112,17 @@ def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = 
         \frac{\partial L}{\partial x_i} = \frac{\partial L}{\partial r_i}, \quad
         \frac{\partial L}{\partial y_i} = -\frac{\partial L}{\partial r_i},
 
-    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'). Both branches meet at
-    :math:`|r| = \beta`: the loss is :math:`C^1`. A NaN residual gets NaN. With :math:`\beta = \infty` the
-    clamp keeps :math:`r` and :math:`r/\infty = 0` for every finite residual, but :math:`\pm\infty/\infty` is
-    NaN, where torch's backward, which tests :math:`|r_i| \ge \beta` for the linear zone, gives :math:`\pm 1`:
-    the one case written apart.
+    times the reduction's factor (``grad_output``, or ``grad_output / n`` for 'mean'), which takes the
+    :math:`1/\beta` (one division of a number instead of one per element, for 'mean' and 'sum'). Both branches
+    meet at :math:`|r| = \beta`: the loss is :math:`C^1`. A NaN residual gets NaN. With :math:`\beta = \infty`
+    the factor :math:`1/\infty` is 0, which would give :math:`\pm\infty \cdot 0` = NaN at an infinite residual,
+    where torch's backward, which tests :math:`|r_i| \ge \beta` for the linear zone, gives :math:`\pm 1`: that
+    case is written apart, with :math:`r/\infty` (0, or NaN for a NaN residual) elsewhere.
     """
-    slope = residual.clamp(-beta, beta) / beta  # r / beta inside the threshold, +-1 outside
-    if beta == math.inf:  # every finite r is inside (slope 0); torch's |r| >= beta puts r = +-inf outside
-        slope = torch.where(residual.abs() == math.inf, residual.sign(), slope)
-    return slope * _reduction.grad_scale(grad_output, reduction, residual.numel())
+    scale = _reduction.grad_scale(grad_output, reduction, residual.numel())
+    if beta == math.inf:  # every finite r is inside (slope r / inf = 0); torch's |r| >= beta puts r = +-inf outside
+        return torch.where(residual.abs() == math.inf, residual.sign(), residual / beta) * scale
+    return residual.clamp(-beta, beta) * (scale / beta)  # Huber's slope with delta = beta, divided by beta
 
 
 class _SmoothL1LossFunction(torch.autograd.Function):
@@ -128,9 +130,8 @@ class _SmoothL1LossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(residual: Tensor, reduction: str, beta: float) -> Tensor:
-        clamped = residual.clamp(-beta, beta)  # r inside the threshold, +-beta outside
-        loss = clamped * (residual - 0.5 * clamped) / beta  # Huber's c (r - c/2) with delta = beta, over beta
-        return _reduction.reduce_loss(loss, reduction)
+        loss = huber_elementwise(residual, beta)  # Huber's loss with delta = beta ...
+        return _reduction.reduce_loss(loss, reduction) / beta  # ... divided by beta
 
     @staticmethod
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
