@@ -9,6 +9,9 @@
 classes, and ``refimpl.testing`` compares any of them with torch.
 """
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
 from refimpl import fast, functional, nn, testing
 from refimpl.diagnose import diagnose as diagnose  # pitfall detectors: book/misconceptions.ipynb
 from refimpl.functional import *  # noqa: F403  (the functional API, re-exported at the top level)
@@ -18,4 +21,10 @@ from refimpl.recommend import recommend as recommend  # noqa: E402,I001  (see bo
 TORCH_VERSION = "2.13"
 """The torch release series every loss in refimpl is verified against."""
 
-__all__ = ["fast", "functional", "nn", "testing", "TORCH_VERSION", *_functional_names]
+try:
+    __version__ = _version("refimpl")
+    """refimpl's version, from the installed package's metadata (pyproject.toml's ``version``)."""
+except _PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["fast", "functional", "nn", "testing", "TORCH_VERSION", "__version__", *_functional_names]

@@ -1,0 +1,41 @@
+"""The habits of a maintained project: one version everywhere, the licences stated, the type hints shipped."""
+
+import importlib.metadata
+import re
+
+import tomllib
+
+import refimpl
+from cases import ROOT_PACKAGE
+
+ROOT = ROOT_PACKAGE.parent
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_one_version_in_the_metadata_the_package_the_citation_and_the_changelog():
+    version = _pyproject()["project"]["version"]
+    assert refimpl.__version__ == importlib.metadata.version("refimpl") == version
+    citation = re.search(r"^version: (\S+)$", (ROOT / "CITATION.cff").read_text(), re.MULTILINE)
+    assert citation and citation.group(1) == version, "CITATION.cff's version differs from pyproject.toml's"
+    assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text(), "CHANGELOG.md has no section for the version"
+
+
+def test_the_licences_are_files_the_metadata_and_the_readme_name():
+    project = _pyproject()["project"]
+    assert project["license"] == "MIT"
+    for name in ("LICENSE", "LICENSE-text"):
+        assert (ROOT / name).is_file(), name
+        assert name in project["license-files"], name
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    assert "(CC BY 4.0)" in (ROOT / "LICENSE-text").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "[LICENSE](LICENSE)" in readme and "[LICENSE-text](LICENSE-text)" in readme
+
+
+def test_the_package_ships_its_type_hints():
+    """PEP 561: a ``py.typed`` marker inside the package, and pyproject.toml ships it as package data."""
+    assert (ROOT_PACKAGE / "py.typed").is_file()
+    assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["refimpl"]
