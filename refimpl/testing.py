@@ -11,6 +11,7 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -63,10 +64,10 @@ def _leaf(value, requires_grad: bool):
 
 def assert_matches_torch(
     name: str,
-    *args,
+    *args: Any,
     wrt: Sequence[int | str] | None = None,
     grad_seed: int = 0,
-    **kwargs,
+    **kwargs: Any,
 ) -> Tensor:
     """Assert that ``refimpl.functional.<name>`` equals ``torch.nn.functional.<name>`` on these arguments.
 
@@ -124,7 +125,7 @@ def _is_zero(t: Tensor) -> bool:
 class CheckResult:
     """The verdict of :func:`self_check`: truthy when the answer is right; ``message`` says why not."""
 
-    def __init__(self, passed: bool, message: str):
+    def __init__(self, passed: bool, message: str) -> None:
         self.passed = passed
         self.message = message
 
@@ -286,7 +287,7 @@ def self_check(
     kind: str = "loss",
     reduction: str | None = None,
     inputs: Sequence[Tensor] | None = None,
-    **options,
+    **options: Any,
 ) -> CheckResult:
     """Grade ``answer`` against ``torch.nn.functional.<name>`` and print a verdict in words.
 

@@ -238,7 +238,7 @@ class BCEWithLogitsLoss(WeightedLoss):
         reduce: bool | None = None,
         reduction: str = "mean",
         pos_weight: Tensor | None = None,
-    ):
+    ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
 

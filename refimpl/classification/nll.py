@@ -158,7 +158,7 @@ class NLLLoss(WeightedLoss):
         ignore_index: int = -100,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 

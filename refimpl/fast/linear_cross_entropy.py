@@ -35,7 +35,7 @@ def linear_cross_entropy(
     reduction: str = "mean",
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    options=None,
+    options: torch.nn.LinearCrossEntropyOptions | None = None,
 ) -> Tensor:
     r""":func:`refimpl.large_output.linear_cross_entropy.linear_cross_entropy`,
     with the one-pass chunks below."""

@@ -40,7 +40,7 @@ def linear_cross_entropy(
     reduction: str = "mean",
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    options=None,
+    options: nn.LinearCrossEntropyOptions | None = None,
 ) -> Tensor:
     r"""Cross entropy of the logits :math:`z_n = W x_n + b` against class indices or probabilities.
 
@@ -187,7 +187,7 @@ def _validate_linear_cross_entropy(input, linear_weight, target, linear_bias, we
     return True, reduction, ignore_index, max(label_smoothing, 0.0), options
 
 
-def chunk_rows(rows: int, in_features: int, classes: int, options=None) -> int:
+def chunk_rows(rows: int, in_features: int, classes: int, options: nn.LinearCrossEntropyOptions | None = None) -> int:
     r"""Rows per chunk :math:`B`, by torch's rules: ``options.batch_chunk_size`` where it is set, else the power
     of two at or above :math:`\lceil N / \lceil C / d \rceil \rceil` (``'aspect_ratio'``: one chunk of logits
     about the size of the input), divided by ``k`` for ``'aspect_ratio:k'``. torch's default ``'auto'`` is
@@ -310,7 +310,7 @@ def linear_cross_entropy_grad(
     reduction: str = "mean",
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
-    options=None,
+    options: nn.LinearCrossEntropyOptions | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""Hand-derived gradients ``(grad_input, grad_linear_weight, grad_linear_bias)`` of
     :func:`linear_cross_entropy` (index targets, :math:`(C, d)` weight). For each chunk of :math:`B` rows, the
@@ -372,8 +372,9 @@ class LinearCrossEntropyLoss(WeightedLoss):
     outputs), reshaped in ``forward``, so torch's state_dict loads."""
 
     def __init__(self, in_features: int, num_classes: int, *, out_features: tuple[int, ...] = (), bias: bool = False,
-                 device=None, dtype=None, reduction: str = "mean", weight: Tensor | None = None,
-                 ignore_index: int | None = None, label_smoothing: float = 0.0, options=None):
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None, reduction: str = "mean",
+                 weight: Tensor | None = None, ignore_index: int | None = None, label_smoothing: float = 0.0,
+                 options: nn.LinearCrossEntropyOptions | None = None) -> None:
         if weight is not None and weight.shape != (num_classes,):
             raise RuntimeError(f"LinearCrossEntropyLoss: expected weight shape to be {(num_classes,)}, got "
                                f"{tuple(weight.shape)} (argument weight: one per class)")

@@ -210,7 +210,13 @@ class CosineEmbeddingLoss(Loss):
     """Drop-in for ``torch.nn.CosineEmbeddingLoss``: ``CosineEmbeddingLoss(margin=0.0, size_average=None,
     reduce=None, reduction='mean')``."""
 
-    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+    def __init__(
+        self,
+        margin: float = 0.0,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 

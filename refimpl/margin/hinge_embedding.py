@@ -155,7 +155,7 @@ class HingeEmbeddingLoss(Loss):
         size_average: bool | None = None,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 

@@ -172,7 +172,7 @@ class MarginRankingLoss(Loss):
         size_average: bool | None = None,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
 

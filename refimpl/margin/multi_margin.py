@@ -257,7 +257,7 @@ class MultiMarginLoss(WeightedLoss):
         size_average: bool | None = None,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         if p != 1 and p != 2:
             raise ValueError(f"only p == 1 and p == 2 supported (argument p={p!r} of MultiMarginLoss)")

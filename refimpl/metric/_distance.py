@@ -105,7 +105,7 @@ class PairwiseDistance(nn.Module):
     """Drop-in for ``torch.nn.PairwiseDistance(p=2.0, eps=1e-6, keepdim=False)`` without ``keepdim`` support
     beyond False; the default ``distance_function`` of :class:`TripletMarginWithDistanceLoss`."""
 
-    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
         super().__init__()
         self.norm = p
         self.eps = eps

@@ -197,7 +197,7 @@ class TripletMarginLoss(Loss):
         size_average: bool | None = None,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         if margin <= 0:
             raise ValueError(

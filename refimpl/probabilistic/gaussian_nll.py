@@ -287,7 +287,7 @@ class GaussianNLLLoss(Loss):
     The forward takes ``(input, target, var)``; the arguments are keyword-only, as in torch.
     """
 
-    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(reduction=reduction)
         self.full = full
         self.eps = eps

@@ -228,7 +228,7 @@ class KLDivLoss(Loss):
         reduce: bool | None = None,
         reduction: str = "mean",
         log_target: bool = False,
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 

@@ -238,7 +238,7 @@ class PoissonNLLLoss(Loss):
         eps: float = 1e-8,
         reduce: bool | None = None,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.log_input = log_input
         self.full = full

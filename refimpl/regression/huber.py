@@ -160,7 +160,7 @@ class _HuberLossFunction(torch.autograd.Function):
 class HuberLoss(Loss):
     """Drop-in for ``torch.nn.HuberLoss``: ``HuberLoss(reduction='mean', delta=1.0)``."""
 
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         if not isinstance(delta, (float, int)):
             raise TypeError(f"delta must be a float or int, got: {type(delta)} (argument delta of HuberLoss)")
         super().__init__(reduction=reduction)

@@ -155,7 +155,7 @@ class SmoothL1Loss(Loss):
         reduce: bool | None = None,
         reduction: str = "mean",
         beta: float = 1.0,
-    ):
+    ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.beta = beta
 

@@ -328,7 +328,7 @@ def _lengths(value, name: str) -> Tensor:
 class CTCLoss(Loss):
     """Drop-in for ``torch.nn.CTCLoss``: ``CTCLoss(blank=0, reduction='mean', zero_infinity=False)``."""
 
-    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
         super().__init__(reduction=reduction)
         self.blank = blank
         self.zero_infinity = zero_infinity
