@@ -1,7 +1,8 @@
 """The test-run record: what the parity tests verified, written to ``book/_data/test_run.json``.
 
-A pytest plugin (enabled from ``conftest.py``). At the end of a session that collected the whole registry
-tests (``test_parity``, ``test_gradients``, ``test_errors``, ``test_modules``) without deselection and ran
+A pytest plugin, registered only when asked (``--write-run-record``, which ``python tests/report.py --record``
+passes): a test run never writes a tracked file otherwise. At the end of a session that collected the whole
+registry tests (``test_parity``, ``test_gradients``, ``test_errors``, ``test_modules``) without deselection and ran
 them with no failure, it writes::
 
     {"torch": "2.13.0+cpu", "python": "3.11.7", "devices": ["cpu"], "date": "2026-11-30",
@@ -12,7 +13,7 @@ Per loss, ``passed`` and ``skipped`` count the test items whose ``case`` paramet
 The top-level ``devices`` are those on which ``test_parity`` passed for every loss. A partial run (``-k``,
 ``-m``, ``--lf``, a node id, a subset of the four files) or any failure leaves the file untouched,
 and so does a run spread over pytest-xdist workers (the README's command): each worker sees only part of the
-run. ``python -m pytest tests`` without ``-n`` refreshes it. Keys are
+run. Keys are
 written sorted, so the file changes only when the facts do. The book's ``verified`` extension prints it under
 each chapter's title.
 """
@@ -140,7 +141,12 @@ def _loss_params(item) -> tuple[str, str, str, bool] | None:
     return params["case"].name, device, dtype_name, item.originalname == "test_parity"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--write-run-record", action="store_true", default=False,
+                     help=f"after a complete, passing run of the registry tests, write {RECORD.name} (tracked)")
+
+
 def pytest_configure(config):
-    if hasattr(config, "workerinput"):  # a pytest-xdist worker sees only its share of the tests: never records
-        return
+    if not config.getoption("write_run_record") or hasattr(config, "workerinput"):
+        return  # not asked for; or a pytest-xdist worker, which sees only its share of the tests
     config.pluginmanager.register(RunRecorder(), "run_record")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _run_record import pytest_configure  # noqa: F401  (after a full run, writes book/_data/test_run.json)
+from _run_record import pytest_addoption, pytest_configure  # noqa: F401  (--write-run-record: the test-run record)
 from hypothesis import HealthCheck, settings
 
 # hypothesis (tests/test_fuzz.py): HYPOTHESIS_PROFILE=ci (default: few examples, reproducible) or =long

@@ -1,5 +1,9 @@
 """The test figures, generated: ``python tests/report.py`` writes them into README.md and the book.
 
+``python tests/report.py --record`` first runs the registry tests (one process, no pytest-xdist, about as long as
+the whole suite on one core) with ``--write-run-record``, which rewrites ``book/_data/test_run.json``, the record
+the book's chapters and these figures cite. Nothing else writes it.
+
 For each loss, from the registry (``tests/cases.py``) and by running its malformed calls:
 
 - parity calls: the samples in every dtype the registry tests, per device (each sample already fixes its
@@ -128,8 +132,8 @@ def figures() -> list[dict]:
 
 def _run_record_text() -> str:
     if not RUN_RECORD.exists():
-        return ("No full test run is recorded yet (`book/_data/test_run.json` is written at the end of a full, "
-                "passing `pytest tests`).")
+        return ("No full test run is recorded yet (`python tests/report.py --record` writes "
+                "`book/_data/test_run.json` after a complete, passing run of the registry tests).")
     record = json.loads(RUN_RECORD.read_text())
     losses = record.get("losses", {})
     passed = sum(v.get("passed", 0) for v in losses.values())
@@ -182,7 +186,21 @@ def write_page(text: str) -> None:
     FIGURES_PAGE.write_text(text)
 
 
+def record_run() -> None:
+    """Run the registry tests in one process with ``--write-run-record`` (see the module docstring)."""
+    import subprocess
+
+    from _run_record import REGISTRY_MODULES
+
+    command = [sys.executable, "-m", "pytest", *(f"tests/{name}" for name in REGISTRY_MODULES), "-q",
+               "-p", "no:cacheprovider", "-p", "no:xdist", "--write-run-record"]
+    print("$", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
 def main() -> None:
+    if "--record" in sys.argv[1:]:
+        record_run()
     text = render(figures())
     write_readme(text)
     write_page(text)

@@ -56,9 +56,17 @@ def test_a_selected_run_leaves_the_record_alone():
     before = RECORD.read_bytes(), RECORD.stat().st_mtime_ns
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/test_parity.py", "tests/test_gradients.py", "tests/test_errors.py",
-         "tests/test_modules.py", "-k", "moves_like_torch and HuberLoss", "-q", "-p", "no:cacheprovider"],
+         "tests/test_modules.py", "-k", "moves_like_torch and HuberLoss", "-q", "-p", "no:cacheprovider",
+         "--write-run-record"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "test_run.json not written: partial run" in result.stdout
     assert (RECORD.read_bytes(), RECORD.stat().st_mtime_ns) == before
+
+
+def test_the_record_is_written_only_when_asked(pytestconfig):
+    """Tests never write tracked files on their own: the recorder exists in a session exactly when
+    ``--write-run-record`` was given (``python tests/report.py --record`` gives it)."""
+    recorder = pytestconfig.pluginmanager.get_plugin("run_record")
+    assert (recorder is not None) == pytestconfig.getoption("write_run_record")

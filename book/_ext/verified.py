@@ -1,12 +1,12 @@
 """Sphinx extension: under each loss chapter's title, the line saying what the test run verified.
 
-The line is generated from ``book/_data/test_run.json``, which the test suite writes after a complete run
-(``tests/_run_record.py``); nothing in it is typed by hand. Which chapter documents which loss comes from
-refimpl itself: ``refimpl.functional`` re-exports each loss from ``refimpl.<part>.<chapter>``, and the chapter
-of that module is ``book/<part>/<chapter>``. A loss function is one named like its ``torch.nn.functional``
-counterpart (or like its chapter, for the module-only ``adaptive_log_softmax``), so the ``*_grad`` functions
-and helpers are not losses. A chapter whose loss has no entry in the record gets a warning, which fails a
-``-W`` build.
+The line is generated from ``book/_data/test_run.json``, which ``python tests/report.py --record`` writes after a
+complete, passing run of the registry tests (``tests/_run_record.py``); nothing in it is typed by hand. Which
+chapter documents which loss comes from refimpl itself: ``refimpl.functional`` re-exports each loss from
+``refimpl.<part>.<chapter>``, and the chapter of that module is ``book/<part>/<chapter>``. A loss function is one
+named like its ``torch.nn.functional`` counterpart (or like its chapter, for the module-only
+``adaptive_log_softmax``), so the ``*_grad`` functions and helpers are not losses. A chapter whose loss has no entry
+in the record gets a warning, which fails a ``-W`` build.
 """
 
 import json
