@@ -6,17 +6,17 @@
     tensor(1.3125)
 
 ``refimpl.functional`` mirrors ``torch.nn.functional``, ``refimpl.nn`` mirrors the ``torch.nn`` loss
-classes, and ``refimpl.testing`` compares any of them with torch.
+classes, ``refimpl.fast`` has the same functions tuned, and ``refimpl.testing`` compares any of them with torch.
+The book's teaching tools live apart: ``refimpl.exercises`` (the chapters' self-checks), ``refimpl.guide`` (loss
+cards, ``recommend``, ``diagnose``) and ``refimpl.experiments``.
 """
 
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from refimpl import fast, functional, nn, testing
-from refimpl.diagnose import diagnose as diagnose  # pitfall detectors: book/misconceptions.ipynb
 from refimpl.functional import *  # noqa: F403  (the functional API, re-exported at the top level)
 from refimpl.functional import __all__ as _functional_names
-from refimpl.recommend import recommend as recommend  # noqa: E402,I001  (see book/choosing/guide.ipynb)
 
 TORCH_VERSION = "2.13"
 """The torch release series every loss in refimpl is verified against."""
@@ -28,3 +28,17 @@ except _PackageNotFoundError:  # imported from a source tree that was never inst
     __version__ = "0+unknown"
 
 __all__ = ["fast", "functional", "nn", "testing", "TORCH_VERSION", "__version__", *_functional_names]
+
+
+def __getattr__(name: str) -> object:  # PEP 562: the guide's two entry points, imported when first used
+    """``refimpl.recommend`` and ``refimpl.diagnose``, the teaching tools of :mod:`refimpl.guide`, imported on first
+    use so that ``import refimpl`` loads the losses alone."""
+    if name == "recommend":
+        from refimpl.guide.recommend import recommend
+
+        return recommend
+    if name == "diagnose":
+        from refimpl.guide.diagnose import diagnose
+
+        return diagnose
+    raise AttributeError(f"module 'refimpl' has no attribute {name!r}")

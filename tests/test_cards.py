@@ -14,9 +14,9 @@ import yaml
 
 import refimpl
 from cases import CASES, CASES_BY_NAME
-from refimpl import card_checks
-from refimpl.cards import CARDS, SMOOTHNESS
-from refimpl.recommend import DECISION_TREE, FACTS, TASKS, Leaf, Question, guide_markdown, leaves, recommend, walk
+from refimpl.guide import card_checks
+from refimpl.guide.cards import CARDS, SMOOTHNESS
+from refimpl.guide.recommend import DECISION_TREE, FACTS, TASKS, Leaf, Question, guide_markdown, leaves, recommend, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = {"size_average", "reduce"}

@@ -8,7 +8,7 @@ import torch.nn._reduction as torch_reduction
 
 import refimpl
 from refimpl import _reduction
-from refimpl.testing import exercise_inputs, self_check
+from refimpl.exercises import exercise_inputs, self_check
 
 
 @pytest.mark.parametrize("size_average", [None, True, False])

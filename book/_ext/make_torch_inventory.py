@@ -66,6 +66,11 @@ def objects() -> list[tuple[str, str, str]]:
         + [("torch.Generator", "py:class"), ("torch.autograd.Function", "py:class")]
     )
     rows += [(name, role, f"generated/{name}.html#{name}") for name, role in generated]
+    # linear_cross_entropy's ``options``: documented with the loss it configures; Sphinx names it by its module
+    options_page = "generated/torch.nn.LinearCrossEntropyLoss.html#torch.nn.LinearCrossEntropyLoss"
+    options = ("torch.nn.LinearCrossEntropyOptions",
+               "torch.nn.modules.linear_cross_entropy_options.LinearCrossEntropyOptions")
+    rows += [(name, "py:class", options_page) for name in options]
     for name, _, _ in rows:
         resolve(name)
     return sorted(rows)

@@ -29,7 +29,7 @@ class LossCard:
     name: str  # the torch.nn.functional name
     module: str  # the torch.nn class
     chapter: str  # the chapter, as in _toc.yml
-    task: str  # the task it is built for (see refimpl.recommend.TASKS)
+    task: str  # the task it is built for (see refimpl.guide.recommend.TASKS)
     target: str  # target type and domain
     link: str  # what the input is and how it maps to the target's scale
     likelihood: str | None  # the noise model whose negative log-likelihood it is; None for margin losses

@@ -14,7 +14,7 @@ points with the reason why. The result is sorted by score, best first.
 from dataclasses import dataclass
 from posixpath import relpath
 
-from refimpl.cards import CARDS
+from refimpl.guide.cards import CARDS
 
 
 @dataclass(frozen=True)
