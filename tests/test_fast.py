@@ -3,8 +3,9 @@ functions' signatures, tuned where it pays and the readable function itself else
 errors, dtypes, layouts, fuzzing and purity are tested by the registry tests, over both implementations.)"""
 
 import ast
+import functools
+import importlib.util
 import inspect
-import zlib
 
 import pytest
 import torch
@@ -46,29 +47,23 @@ def test_readable_modules_never_import_fast():
                 assert not any(m.startswith("refimpl.fast") for m in modules), f"{path} imports {modules}"
 
 
+@functools.cache
+def _bench():
+    """``benchmarks/bench.py``, loaded once (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench", ROOT_PACKAGE.parent / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def _large_inputs(name: str) -> tuple[tuple[torch.Tensor, ...], dict]:
-    """Inputs of 2^22 float32 elements (the benchmark's large size, 4096 x 1024) for the tuned losses whose sums
-    run over every element: the registry's samples are small, and a sum's rounding error grows with its length."""
-    generator = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    n, d = 4096, 1024
-
-    def randn(scale: float = 1.0) -> torch.Tensor:
-        return scale * torch.randn(n, d, generator=generator)
-
-    if name == "poisson_nll_loss":
-        return (randn(), torch.poisson(torch.full((n, d), 3.0), generator=generator)), {}
-    if name == "binary_cross_entropy_with_logits":
-        return (randn(3.0), torch.rand(n, d, generator=generator).round()), {}
-    if name == "margin_ranking_loss":
-        return (randn(), randn(), torch.rand(n, d, generator=generator).round() * 2 - 1), {"margin": 0.1}
-    if name == "cosine_embedding_loss":  # several of refimpl.fast's row blocks
-        return (randn(), randn(), torch.rand(n, generator=generator).round() * 2 - 1), {"margin": 0.2}
-    if name == "gaussian_nll_loss":
-        return (randn(), randn(), torch.rand(n, d, generator=generator) + 0.1), {}
-    if name == "kl_div":
-        z, t = randn(), randn()
-        return (z - z.logsumexp(1, keepdim=True), (t - t.logsumexp(1, keepdim=True)).exp()), {}
-    return (randn(), randn()), {"huber_loss": {"delta": 0.5}, "smooth_l1_loss": {"beta": 0.5}}.get(name, {})
+    """The benchmark's large inputs, 4096 x 1024 float32 (``benchmarks/bench.py``'s input maker and options for
+    ``name``), for the tuned losses whose sums run over every element: the registry's samples are small, and a
+    sum's rounding error grows with its length."""
+    bench = _bench()
+    make_inputs, options = bench.BENCHMARKS[name]
+    args, extra = make_inputs(*bench.SIZES["large"], "cpu")
+    return args, {**options, **extra}
 
 
 LARGE_SUMS = ["mse_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits",
@@ -81,7 +76,7 @@ def test_large_float32_sums_match_torch(name, reduction):
     """At 2^22 float32 elements both implementations agree with torch in value and in the first input's gradient:
     a float32 dot product, for one, drifts by about 2e-5 relative at this length, far beyond float32's tolerance."""
     args, kwargs = _large_inputs(name)
-    kwargs["reduction"] = "batchmean" if name == "kl_div" and reduction == "mean" else reduction
+    kwargs["reduction"] = "batchmean" if name == "kl_div" and reduction == "mean" else reduction  # kl_div's mean
     values = {}
     for label, fn in (("torch", getattr(torch.nn.functional, name)), ("refimpl", getattr(refimpl.functional, name)),
                       ("fast", getattr(refimpl.fast, name))):

@@ -11,7 +11,7 @@ import warnings
 import pytest
 import torch
 
-from cases import CASES, SampleInput
+from cases import CASES, CASES_BY_NAME, SampleInput
 from conftest import DEVICES
 from refimpl.testing import assert_close
 
@@ -29,8 +29,7 @@ def _params():
 def _samples(name: str, device: str, dtype: torch.dtype) -> dict[str, SampleInput]:
     """The samples of one loss, device and dtype by description, built once for all their test ids (a worker
     runs neighbouring ids one after another). The tests never modify a sample: ``run`` passes copies."""
-    case = next(case for case in CASES if case.name == name)
-    return {sample.desc: sample for sample in case.samples(device, dtype)}
+    return {sample.desc: sample for sample in CASES_BY_NAME[name].samples(device, dtype)}
 
 
 def _leaf(value, requires_grad: bool):
