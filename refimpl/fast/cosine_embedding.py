@@ -86,12 +86,11 @@ class _CosineEmbeddingLossFunction(torch.autograd.Function):
         return grad1, grad2, None, None, None
 
 
-def row_blocks(input: Tensor) -> tuple[list[slice], Tensor]:
-    """Slices of about :data:`BLOCK` elements along the rows of the :math:`(N, D)` ``input``, and a buffer for one
-    block."""
+def row_blocks(input: Tensor) -> list[slice]:
+    """Slices of about :data:`BLOCK` elements along the rows of the :math:`(N, D)` ``input``."""
     n, features = input.shape
     rows = max(1, BLOCK // max(1, features))
-    return [slice(start, start + rows) for start in range(0, n, rows)], input.new_empty(min(rows, n), features)
+    return [slice(start, start + rows) for start in range(0, n, rows)]
 
 
 def row_sums(input1: Tensor, input2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -99,7 +98,8 @@ def row_sums(input1: Tensor, input2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     time into one reused buffer and summed while it is in the cache (a row's sum is the same sum whatever the
     block: the values are torch's)."""
     p, a, b = (input1.new_empty(input1.shape[0]) for _ in range(3))
-    blocks, buffer = row_blocks(input1)
+    blocks = row_blocks(input1)
+    buffer = input1.new_empty(input1[blocks[0]].shape) if blocks else None  # one block's products, reused
     for rows in blocks:
         x1, x2 = input1[rows], input2[rows]
         product = buffer[: x1.shape[0]]
@@ -115,6 +115,6 @@ def combine(grad_p: Tensor, other: Tensor, grad_a: Tensor, input: Tensor) -> Ten
     ``addcmul_`` (one rounding fewer than torch's separate products and sums: a few ulp apart, at most)."""
     grad = torch.empty_like(input, memory_format=torch.contiguous_format)
     grad_p, twice_a = grad_p.unsqueeze(1), (2 * grad_a).unsqueeze(1)
-    for rows in row_blocks(input)[0]:
+    for rows in row_blocks(input):
         torch.mul(twice_a[rows], input[rows], out=grad[rows]).addcmul_(grad_p[rows], other[rows])
     return grad
