@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._difference import difference_grads
 from refimpl.regression import huber as readable
 from refimpl.regression import smooth_l1 as readable_smooth_l1
 
@@ -77,9 +78,7 @@ class _HuberPairFunction(torch.autograd.Function):
             slope = (input - target).clamp_(-ctx.delta, ctx.delta)
         scale = _reduction.grad_scale(grad_output, ctx.reduction, slope.numel())
         grad = slope.mul_(scale if ctx.divisor == 1 else scale / ctx.divisor)  # g c (/ beta)
-        if not need_input:
-            return None, grad.neg_(), None, None, None
-        return grad, -grad if need_target else None, None, None, None
+        return *difference_grads(grad, need_input, need_target), None, None, None
 
 
 def huber_loss_grad(

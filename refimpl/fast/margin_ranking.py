@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._difference import difference_grads
 from refimpl.margin import margin_ranking as readable
 
 
@@ -73,13 +74,10 @@ class _MarginRankingLossFunction(torch.autograd.Function):
         neg_g = -_reduction.grad_scale(grad_output, ctx.reduction, z.numel())  # -g (-g/n for 'mean')
         active = z.ge_(0)  # [z >= 0] as 0.0 / 1.0 in the buffer: the kink z = 0 is active, NaN is not
         grad_target = (input1 - input2).mul_(active).mul_(neg_g) if need_target else None  # -g d [z >= 0]
-        grad_diff = None
-        if need1 or need2:
-            grad_diff = active.mul_(target).mul_(neg_g)  # -g y [z >= 0]
-        grad2 = None
-        if need2:
-            grad2 = -grad_diff if need1 else grad_diff.neg_()
-        return grad_diff if need1 else None, grad2, grad_target, None, None
+        grad1 = grad2 = None
+        if need1 or need2:  # -g y [z >= 0], for d = x1 - x2
+            grad1, grad2 = difference_grads(active.mul_(target).mul_(neg_g), need1, need2)
+        return grad1, grad2, grad_target, None, None
 
 
 def _unclamped(input1: Tensor, input2: Tensor, target: Tensor, margin: float) -> Tensor:

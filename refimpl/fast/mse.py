@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._difference import difference_grads
 from refimpl.regression import mse as readable
 
 
@@ -73,6 +74,4 @@ class _MSELossFunction(torch.autograd.Function):
         if residual is None:  # a second backward (retain_graph): the buffer was used by the first
             residual = input - target
         grad = residual.mul_(2 * _reduction.grad_scale(grad_output, ctx.reduction, residual.numel()))  # 2 g r
-        if not need_input:
-            return None, grad.neg_(), None
-        return grad, -grad if need_target else None, None
+        return *difference_grads(grad, need_input, need_target), None
