@@ -93,7 +93,7 @@ def check_floating(fn_name: str, kernel: str, dtype: torch.dtype, what: str = "i
     """Raise ``NotImplementedError`` as torch's kernels do for integer, bool and complex dtypes."""
     if not dtype.is_floating_point:
         raise NotImplementedError(
-            f'{fn_name}(): "{kernel}" not implemented for \'{dtype_name(dtype)}\' '
+            f"{fn_name}(): \"{kernel}\" not implemented for '{dtype_name(dtype)}' "
             f"({what} have dtype {dtype}; expected a floating point dtype)"
         )
 
@@ -203,8 +203,11 @@ def check_same_device(fn_name: str, **tensors: object) -> None:
     The first tensor given is the reference, as torch's kernels take the input's device. A 0-dim CPU tensor is
     allowed anywhere, as torch reads it as a scalar; arguments that are ``None`` or not tensors are skipped.
     """
-    placed = [(name, value) for name, value in tensors.items()
-              if isinstance(value, Tensor) and not (value.dim() == 0 and value.device.type == "cpu")]
+    placed = [
+        (name, value)
+        for name, value in tensors.items()
+        if isinstance(value, Tensor) and not (value.dim() == 0 and value.device.type == "cpu")
+    ]
     if not placed:
         return
     first_name, first = placed[0]

@@ -55,8 +55,10 @@ def _soft_margin_exercise_inputs(generator: torch.Generator) -> tuple[Tensor, ..
     y x = 0, 20, -20, 30 and -30 (large, but below the overflow of torch's formula in float64)."""
     input = 3 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
     target = torch.randint(0, 2, (4, 5), generator=generator).double() * 2 - 1
-    input[0], target[0] = (torch.tensor([0.0, 20.0, -20.0, -30.0, 30.0], dtype=torch.float64),
-                           torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0], dtype=torch.float64))
+    input[0], target[0] = (
+        torch.tensor([0.0, 20.0, -20.0, -30.0, 30.0], dtype=torch.float64),
+        torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0], dtype=torch.float64),
+    )
     return input, target
 
 
@@ -65,8 +67,10 @@ def _multilabel_soft_margin_exercise_inputs(generator: torch.Generator) -> tuple
     the logits 0 and +-15 with both labels, the second one soft target 0.3."""
     input = 2 * torch.randn(4, 5, generator=generator, dtype=torch.float64)
     target = torch.randint(0, 2, (4, 5), generator=generator).double()
-    input[0], target[0] = (torch.tensor([0.0, 15.0, -15.0, 15.0, -15.0], dtype=torch.float64),
-                           torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    input[0], target[0] = (
+        torch.tensor([0.0, 15.0, -15.0, 15.0, -15.0], dtype=torch.float64),
+        torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0], dtype=torch.float64),
+    )
     target[1, 0] = 0.3
     return input, target
 
@@ -209,8 +213,9 @@ def self_check(
     try:
         got = answer(*[t.clone() for t in inputs], **call_options)
     except NotImplementedError:
-        result = CheckResult(False, f"Not done yet: {answer.__name__} raises NotImplementedError. "
-                                    "Replace the `raise` with your formula.")
+        result = CheckResult(
+            False, f"Not done yet: {answer.__name__} raises NotImplementedError. Replace the `raise` with your formula."
+        )
     except Exception as error:  # a reader's bug, reported in words
         result = CheckResult(False, f"{answer.__name__} raised {type(error).__name__}: {error}")
     else:
@@ -232,9 +237,7 @@ def _judge(got: object, expected: Tensor, inputs: Sequence[Tensor], what: str, r
             hint = f" You returned one value per element: reduction='{reduction}' asks for a single number."
         elif got.dim() == 0 and expected.shape == inputs[0].shape:
             hint = f" You reduced to one number: reduction='{reduction}' asks for one value per element."
-        return CheckResult(
-            False, f"Your {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}"
-        )
+        return CheckResult(False, f"Your {what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}.{hint}")
     got = got.to(expected.dtype)
     if torch.allclose(got, expected, rtol=1e-7, atol=1e-9, equal_nan=True):
         return CheckResult(True, f"Correct: your {what} matches torch on all {expected.numel()} values.")
@@ -247,8 +250,10 @@ def _judge(got: object, expected: Tensor, inputs: Sequence[Tensor], what: str, r
     detail = ""
     if len(inputs) > 1 and expected.shape == inputs[0].shape == inputs[1].shape and not inputs[0].is_complex():
         residual = inputs[0][position] - inputs[1][position]
-        detail = f" (input {float(inputs[0][position]):.4g}, target {float(inputs[1][position]):.4g}, x - y = " \
-                 f"{float(residual):.4g})"
+        detail = (
+            f" (input {float(inputs[0][position]):.4g}, target {float(inputs[1][position]):.4g}, x - y = "
+            f"{float(residual):.4g})"
+        )
     return CheckResult(
         False,
         f"Your {what} differs from torch at {int(bad.sum())} of {expected.numel()} values. "
@@ -276,9 +281,7 @@ def _explain_factor(k: float, what: str, reduction: str, numel: int) -> str:
     if math.isclose(k, -1.0, rel_tol=1e-6):
         return f"Your {what} has the wrong sign: check the order of x - y or a missing minus."
     if math.isclose(k, numel, rel_tol=1e-6):
-        return (f"Your {what} is {numel} times the expected value: did you sum where reduction='{reduction}' "
-                "averages?")
+        return f"Your {what} is {numel} times the expected value: did you sum where reduction='{reduction}' averages?"
     if math.isclose(k, 1 / numel, rel_tol=1e-6):
-        return (f"Your '{reduction}' {what} is 1/{numel} of the expected value: did you average instead of "
-                "summing?")
+        return f"Your '{reduction}' {what} is 1/{numel} of the expected value: did you average instead of summing?"
     return f"Your {what} is {k:.6g} times the expected value: look for a missing or extra constant factor."

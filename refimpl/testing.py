@@ -41,9 +41,7 @@ def assert_close(actual: Tensor, expected: Tensor, what: str, computed_from: tor
     rtol, atol = tolerances(expected.dtype)
     if computed_from is not None:
         rtol, atol = max(rtol, tolerances(computed_from)[0]), max(atol, tolerances(computed_from)[1])
-    torch.testing.assert_close(
-        actual, expected, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m: f"{what}: {m}"
-    )
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m: f"{what}: {m}")
 
 
 def available_devices() -> list[str]:

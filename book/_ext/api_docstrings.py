@@ -28,8 +28,15 @@ from sphinx.util.inventory import InventoryFile
 from sphinx.util.typing import stringify_annotation
 
 INVENTORY = Path(__file__).with_name("torch_objects.inv")
-API_MODULES = ["refimpl.functional", "refimpl.nn", "refimpl.testing", "refimpl.exercises", "refimpl.guide.recommend",
-               "refimpl.guide.diagnose", "refimpl.guide.cards"]
+API_MODULES = [
+    "refimpl.functional",
+    "refimpl.nn",
+    "refimpl.testing",
+    "refimpl.exercises",
+    "refimpl.guide.recommend",
+    "refimpl.guide.diagnose",
+    "refimpl.guide.cards",
+]
 ROLES = {"py:function": "func", "py:class": "class", "py:module": "mod"}
 TORCH_LITERAL = re.compile(r"``(torch(?:\.\w+)+)``")
 ROLE = re.compile(r":(func|class|meth|exc|obj):`(~?)([\w.]+)`")

@@ -28,20 +28,55 @@ PYTHON_OBJECTS = [  # (name, role, page relative to https://docs.python.org/3/)
 
 # Objects documented on a page of their own, ``generated/<name>.html``.
 LOSS_FUNCTIONS = [
-    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss", "kl_div",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "soft_margin_loss",
-    "multilabel_soft_margin_loss", "linear_cross_entropy", "hinge_embedding_loss", "margin_ranking_loss",
-    "multi_margin_loss", "multilabel_margin_loss", "cosine_embedding_loss", "triplet_margin_loss",
-    "triplet_margin_with_distance_loss", "ctc_loss",
+    "l1_loss",
+    "mse_loss",
+    "huber_loss",
+    "smooth_l1_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "kl_div",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "nll_loss",
+    "cross_entropy",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "linear_cross_entropy",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "ctc_loss",
 ]
 OTHER_FUNCTIONAL = ["cosine_similarity", "pairwise_distance", "softmax", "log_softmax", "one_hot", "linear"]
 TENSOR_FUNCTIONS = ["logsumexp", "logaddexp", "log1p", "expm1", "clamp", "where", "sigmoid", "lgamma"]
 LOSS_CLASSES = [
-    "L1Loss", "MSELoss", "HuberLoss", "SmoothL1Loss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "BCELoss",
-    "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
-    "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "HingeEmbeddingLoss", "MarginRankingLoss",
-    "MultiMarginLoss", "MultiLabelMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "CTCLoss",
+    "L1Loss",
+    "MSELoss",
+    "HuberLoss",
+    "SmoothL1Loss",
+    "PoissonNLLLoss",
+    "GaussianNLLLoss",
+    "KLDivLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "NLLLoss",
+    "CrossEntropyLoss",
+    "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "AdaptiveLogSoftmaxWithLoss",
+    "LinearCrossEntropyLoss",
+    "HingeEmbeddingLoss",
+    "MarginRankingLoss",
+    "MultiMarginLoss",
+    "MultiLabelMarginLoss",
+    "CosineEmbeddingLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "CTCLoss",
 ]
 OTHER_NN_CLASSES = ["Module", "PairwiseDistance", "Linear"]
 
@@ -68,8 +103,10 @@ def objects() -> list[tuple[str, str, str]]:
     rows += [(name, role, f"generated/{name}.html#{name}") for name, role in generated]
     # linear_cross_entropy's ``options``: documented with the loss it configures; Sphinx names it by its module
     options_page = "generated/torch.nn.LinearCrossEntropyLoss.html#torch.nn.LinearCrossEntropyLoss"
-    options = ("torch.nn.LinearCrossEntropyOptions",
-               "torch.nn.modules.linear_cross_entropy_options.LinearCrossEntropyOptions")
+    options = (
+        "torch.nn.LinearCrossEntropyOptions",
+        "torch.nn.modules.linear_cross_entropy_options.LinearCrossEntropyOptions",
+    )
     rows += [(name, "py:class", options_page) for name in options]
     for name, _, _ in rows:
         resolve(name)

@@ -40,7 +40,7 @@ def row_max(logits: Tensor, dim: int) -> Tensor:
     """The maximum along ``dim`` (kept, detached): the shift of the stable form. Zero when there are no
     classes, where ``amax`` would raise and torch's log-softmax returns an empty result."""
     if logits.shape[dim] == 0:
-        return logits.new_zeros(logits.shape[:dim] + (1,) + logits.shape[dim + 1:])
+        return logits.new_zeros(logits.shape[:dim] + (1,) + logits.shape[dim + 1 :])
     return logits.detach().amax(dim, keepdim=True)  # the shift cancels in p and log p: no gradient through it
 
 

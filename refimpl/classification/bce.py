@@ -193,8 +193,11 @@ def _check_probabilities(fn_name: str, input: Tensor, target: Tensor) -> None:
     raise RuntimeError(
         f"{fn_name}(): all elements of {name} should be between 0 and 1 (argument {name} has "
         f"{float(value.flatten()[index])} at flat index {index}; "
-        + ("pass probabilities, e.g. torch.sigmoid(logits), or use binary_cross_entropy_with_logits)"
-           if name == "input" else "targets are probabilities of the positive class)")
+        + (
+            "pass probabilities, e.g. torch.sigmoid(logits), or use binary_cross_entropy_with_logits)"
+            if name == "input"
+            else "targets are probabilities of the positive class)"
+        )
     )
 
 

@@ -78,8 +78,9 @@ def binary_cross_entropy_with_logits(
         TypeError: ``weight`` or ``pos_weight`` not a tensor; ``input`` or ``target`` not a tensor (also an
             ``AttributeError``, as in torch).
     """
-    reduction = _validate_binary_cross_entropy_with_logits(input, target, weight, pos_weight, size_average, reduce,
-                                                            reduction)
+    reduction = _validate_binary_cross_entropy_with_logits(
+        input, target, weight, pos_weight, size_average, reduce, reduction
+    )
     return _BinaryCrossEntropyWithLogitsFunction.apply(input, target, weight, pos_weight, reduction)
 
 

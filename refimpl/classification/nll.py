@@ -201,8 +201,10 @@ def check_class_targets(
     """
     ndim = input.dim()
     if ndim < 1:
-        raise ValueError(f"{fn_name}(): Expected 1 or more dimensions (got 0) (argument input is 0-dim; expected "
-                         "(C), (N, C) or (N, C, d1, ..., dK))")
+        raise ValueError(
+            f"{fn_name}(): Expected 1 or more dimensions (got 0) (argument input is 0-dim; expected "
+            "(C), (N, C) or (N, C, d1, ..., dK))"
+        )
     target_batch = target.shape[0] if target.dim() > 0 else 0  # torch reads a 0-dim target's batch as 0
     if ndim != 1 and input.shape[0] != target_batch:
         raise ValueError(

@@ -24,9 +24,7 @@ def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
     return _TargetLogProb.apply(logits, target)
 
 
-def target_log_prob_grad(
-    grad_output: Tensor, logits: Tensor, target: Tensor, lse: Tensor | None = None
-) -> Tensor:
+def target_log_prob_grad(grad_output: Tensor, logits: Tensor, target: Tensor, lse: Tensor | None = None) -> Tensor:
     r"""The gradient of
     :func:`refimpl.large_output.adaptive_log_softmax.target_log_prob_grad`. ``lse`` (N, 1), the forward's
     log-sum-exp, is reused when given: then nothing here is differentiated and the one temporary is updated in
@@ -95,5 +93,13 @@ def adaptive_log_softmax(
     reduction: str = "mean",
 ) -> Tensor:
     """:func:`refimpl.large_output.adaptive_log_softmax.adaptive_log_softmax` with the tuned module."""
-    return readable.call_with_weights(AdaptiveLogSoftmaxWithLoss, input, target, head_weight, *tail_weights,
-                                      head_bias=head_bias, cutoffs=cutoffs, reduction=reduction)
+    return readable.call_with_weights(
+        AdaptiveLogSoftmaxWithLoss,
+        input,
+        target,
+        head_weight,
+        *tail_weights,
+        head_bias=head_bias,
+        cutoffs=cutoffs,
+        reduction=reduction,
+    )

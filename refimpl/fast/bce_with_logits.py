@@ -45,11 +45,15 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """:func:`refimpl.classification.bce_with_logits.binary_cross_entropy_with_logits`, with the tuned Function
     below when there is no ``weight`` or ``pos_weight``."""
-    reduction = readable._validate_binary_cross_entropy_with_logits(input, target, weight, pos_weight, size_average,
-                                                                    reduce, reduction)
+    reduction = readable._validate_binary_cross_entropy_with_logits(
+        input, target, weight, pos_weight, size_average, reduce, reduction
+    )
     tuned = (
-        weight is None and pos_weight is None and input.dtype == target.dtype
-        and input.dtype in (torch.float32, torch.float64) and input.layout == torch.strided
+        weight is None
+        and pos_weight is None
+        and input.dtype == target.dtype
+        and input.dtype in (torch.float32, torch.float64)
+        and input.layout == torch.strided
     )
     if tuned:  # the shapes are equal: validated
         return _BinaryCrossEntropyWithLogitsFunction.apply(input, target, reduction)

@@ -75,8 +75,7 @@ def cross_entropy_grad(
     if input.shape == target.shape:
         if log_probs is None:
             log_probs = log_softmax(x.to(accumulate_dtype(x.dtype)), 1)
-        return _probability_target_grad(grad_output, input, target, weight, reduction, smoothing, probs, log_probs,
-                                        wrt)
+        return _probability_target_grad(grad_output, input, target, weight, reduction, smoothing, probs, log_probs, wrt)
     if "input" not in wrt:  # class indices and their weights are not differentiable
         return None, None, None
     _, safe_target, keep = batched(input, *class_target_mask(target, ignore_index))
@@ -162,8 +161,9 @@ class _CrossEntropyLossFunction(torch.autograd.Function):
             w = flat_weight(weight)
             loss = reduce_class_losses(neg_log_p.to(input.dtype), safe_target, keep, w, reduction)
             if smoothing > 0:
-                loss = (1 - smoothing) * loss + smoothing_term(log_probs, safe_target, keep, w, reduction,
-                                                                input.dtype) * (smoothing / x.shape[1])
+                loss = (1 - smoothing) * loss + smoothing_term(
+                    log_probs, safe_target, keep, w, reduction, input.dtype
+                ) * (smoothing / x.shape[1])
             log_probs = None  # not needed by the backward of index targets
         probs.div_(sum_exp)  # now the softmax p, which the backward needs
         ctx.save_for_backward(input, target, weight, probs, log_probs)
@@ -185,5 +185,3 @@ class _CrossEntropyLossFunction(torch.autograd.Function):
 
 # ----------------------------------------------------------------------------------------------------
 # The pieces: smoothing and probability-target terms, validation.
-
-

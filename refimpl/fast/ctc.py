@@ -68,8 +68,11 @@ def ctc_alpha_beta(lp_ext: Tensor, ext: Tensor, il: Tensor, tl: Tensor) -> tuple
     first[N:] = torch.where((il == T)[:, None], end, _NEG_INF) + frames[0, N:]
     # beta starts at t = T_b - 1, which is step k = T - T_b: there its rows restart from the end positions
     is_alpha = torch.zeros(N, 1, dtype=torch.bool, device=ext.device)
-    restarts = {T - length: (torch.cat((is_alpha, (il == length)[:, None])), torch.cat((end, end)))
-                for length in set(il.tolist()) if 0 < length < T}
+    restarts = {
+        T - length: (torch.cat((is_alpha, (il == length)[:, None])), torch.cat((end, end)))
+        for length in set(il.tolist())
+        if 0 < length < T
+    }
     both = log_space_recursion(first, frames, jump_penalties(ext, lp_ext.dtype).flatten(0, 1), restarts)
     return both[:, :N], both[:, N:].flip(0, 2)
 
@@ -89,8 +92,9 @@ def jump_penalties(ext: Tensor, dtype: torch.dtype) -> Tensor:
     return penalty
 
 
-def log_space_recursion(first: Tensor, frames: Tensor, jump: Tensor,
-                        restarts: dict[int, tuple[Tensor, Tensor]] | None = None) -> Tensor:
+def log_space_recursion(
+    first: Tensor, frames: Tensor, jump: Tensor, restarts: dict[int, tuple[Tensor, Tensor]] | None = None
+) -> Tensor:
     r"""Run :math:`a_k(s) = \log\big(e^{a_{k-1}(s)} + e^{a_{k-1}(s-1)} + e^{a_{k-1}(s-2) + j(s-2)}\big) + f_k(s)`
     from :math:`a_0` = ``first`` (R, L) over the frames :math:`f` (K, R, L), on R independent rows at once;
     ``jump`` :math:`j` (R, L) is 0 where position :math:`u` may jump to :math:`u+2` and :math:`-\infty` elsewhere
@@ -186,6 +190,7 @@ class _CTCLossFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll = ctx.saved_tensors
-        grad = _grad_from_alpha_beta(grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, ctx.reduction,
-                                     ctx.zero_infinity)
+        grad = _grad_from_alpha_beta(
+            grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, ctx.reduction, ctx.zero_infinity
+        )
         return grad, None, None, None, None, None

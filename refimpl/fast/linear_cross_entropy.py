@@ -10,7 +10,6 @@ unchunked path (K-dimensional weights, class probabilities) are the readable mod
 Chapter: ``book/reference/formula_to_fast.ipynb``.
 """
 
-
 import torch
 from torch import Tensor
 
@@ -40,18 +39,35 @@ def linear_cross_entropy(
     r""":func:`refimpl.large_output.linear_cross_entropy.linear_cross_entropy`,
     with the one-pass chunks below."""
     chunked, reduction, ignore_index, smoothing, options = readable._validate_linear_cross_entropy(
-        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options)
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options
+    )
     if not chunked:  # K-dimensional weights or class probabilities: torch's reference path, on the full logits
-        return cross_entropy(readable._logits(input, linear_weight, linear_bias), target, weight=weight,
-                             reduction=reduction, ignore_index=ignore_index, label_smoothing=smoothing)
+        return cross_entropy(
+            readable._logits(input, linear_weight, linear_bias),
+            target,
+            weight=weight,
+            reduction=reduction,
+            ignore_index=ignore_index,
+            label_smoothing=smoothing,
+        )
     safe_target, keep = class_target_mask(target, ignore_index)
     x = input.reshape(-1, input.shape[-1])
     chunk = chunk_rows(x.shape[0], x.shape[1], linear_weight.shape[0], options)
     half = input.dtype in (torch.float16, torch.bfloat16)
     matmul_dtype = torch.float32 if options is not None and half else input.dtype
     loss = _LinearCrossEntropyFunction.apply(
-        x, linear_weight, linear_bias, safe_target.reshape(-1), keep.reshape(-1), weight, reduction, smoothing,
-        chunk, matmul_dtype, options is not None)
+        x,
+        linear_weight,
+        linear_bias,
+        safe_target.reshape(-1),
+        keep.reshape(-1),
+        weight,
+        reduction,
+        smoothing,
+        chunk,
+        matmul_dtype,
+        options is not None,
+    )
     return loss.reshape(()) if input.dim() == 1 and reduction == "none" else loss
 
 
@@ -75,8 +91,20 @@ def chunk_rows(rows: int, in_features: int, classes: int, options=None) -> int:
     return max(1, floor, min((1 << max(per_chunk - 1, 0).bit_length()) // factor, rows))
 
 
-def _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, smoothing, chunk, matmul_dtype,
-                scale=None, need_loss=True, need=(False, False, False)):
+def _chunk_pass(
+    x,
+    linear_weight,
+    linear_bias,
+    target,
+    keep,
+    weight,
+    smoothing,
+    chunk,
+    matmul_dtype,
+    scale=None,
+    need_loss=True,
+    need=(False, False, False),
+):
     r"""One walk over the batch, ``chunk`` rows at a time. Returns the per-row :math:`-\log p_{n,y_n}` and
     smoothing sums :math:`-\sum_c w_c \log p_{n,c}` (when ``need_loss``) and the three gradients for the
     per-row factors ``scale`` :math:`= \sigma_n k_n` (those named by ``need``, else ``None``)."""
@@ -130,9 +158,13 @@ def _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, smoothing, 
             grad_w += torch.matmul(gm.mT.to(acc), xb.to(acc))
         if grad_b is not None:
             grad_b += gm.to(acc).sum(0)
-    return (nll, smooth, grad_x,
-            None if grad_w is None else grad_w.to(dtype),
-            None if grad_b is None else grad_b.to(dtype))
+    return (
+        nll,
+        smooth,
+        grad_x,
+        None if grad_w is None else grad_w.to(dtype),
+        None if grad_b is None else grad_b.to(dtype),
+    )
 
 
 def _reduce(nll, smooth, target, keep, weight, reduction, smoothing, classes, dtype):
@@ -179,8 +211,20 @@ def linear_cross_entropy_grad(
     if chunk is None:
         chunk = chunk_rows(x.shape[0], x.shape[1], classes)
     scale = position_scale(grad_output, safe_target, keep, weight, reduction, input.dtype)
-    _, _, gx, gw, gb = _chunk_pass(x, linear_weight, linear_bias, safe_target, keep, weight, smoothing, chunk,
-                                   input.dtype, scale, need_loss=False, need=(True, True, linear_bias is not None))
+    _, _, gx, gw, gb = _chunk_pass(
+        x,
+        linear_weight,
+        linear_bias,
+        safe_target,
+        keep,
+        weight,
+        smoothing,
+        chunk,
+        input.dtype,
+        scale,
+        need_loss=False,
+        need=(True, True, linear_bias is not None),
+    )
     return gx.reshape(input.shape), gw, gb
 
 
@@ -189,8 +233,20 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
     Backward: scales that gradient, or for 'none' recomputes it per chunk with the upstream ``g_n``."""
 
     @staticmethod
-    def forward(ctx, x, linear_weight, linear_bias, target, keep, weight, reduction, smoothing, chunk, matmul_dtype,
-                nan_if_all_ignored):
+    def forward(
+        ctx,
+        x,
+        linear_weight,
+        linear_bias,
+        target,
+        keep,
+        weight,
+        reduction,
+        smoothing,
+        chunk,
+        matmul_dtype,
+        nan_if_all_ignored,
+    ):
         need = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], linear_bias is not None and ctx.needs_input_grad[2])
         precompute = reduction != "none" and any(need)
         scale = None
@@ -199,12 +255,28 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
             scale = position_scale(one, target, keep, weight, reduction, x.dtype)
             if nan_if_all_ignored and reduction == "mean":  # torch's chunked path: 0 / 0 in every row
                 scale = torch.where(total_weight(target, keep, weight, x.dtype) == 0, torch.nan, scale)
-        nll, smooth, gx, gw, gb = _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, smoothing, chunk,
-                                              matmul_dtype, scale, need_loss=True, need=need if precompute else
-                                              (False, False, False))
+        nll, smooth, gx, gw, gb = _chunk_pass(
+            x,
+            linear_weight,
+            linear_bias,
+            target,
+            keep,
+            weight,
+            smoothing,
+            chunk,
+            matmul_dtype,
+            scale,
+            need_loss=True,
+            need=need if precompute else (False, False, False),
+        )
         loss = _reduce(nll, smooth, target, keep, weight, reduction, smoothing, linear_weight.shape[0], x.dtype)
-        ctx.reduction, ctx.smoothing, ctx.chunk, ctx.matmul_dtype, ctx.need = reduction, smoothing, chunk, \
-            matmul_dtype, need
+        ctx.reduction, ctx.smoothing, ctx.chunk, ctx.matmul_dtype, ctx.need = (
+            reduction,
+            smoothing,
+            chunk,
+            matmul_dtype,
+            need,
+        )
         if precompute:
             ctx.save_for_backward(gx, gw, gb)
         else:
@@ -221,6 +293,18 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
         else:
             x, linear_weight, linear_bias, target, keep, weight = ctx.saved_tensors
             scale = torch.where(keep, grad_output, 0)
-            _, _, *grads = _chunk_pass(x, linear_weight, linear_bias, target, keep, weight, ctx.smoothing, ctx.chunk,
-                                       ctx.matmul_dtype, scale, need_loss=False, need=need)
+            _, _, *grads = _chunk_pass(
+                x,
+                linear_weight,
+                linear_bias,
+                target,
+                keep,
+                weight,
+                ctx.smoothing,
+                ctx.chunk,
+                ctx.matmul_dtype,
+                scale,
+                need_loss=False,
+                need=need,
+            )
         return (*[g if n else None for g, n in zip(grads, need, strict=True)], *[None] * 8)

@@ -14,7 +14,6 @@ in torch's order), the target mask for ``ignore_index`` and the class-weighted r
 Chapter: ``book/classification/nll.ipynb``.
 """
 
-
 import torch
 from torch import Tensor
 
@@ -114,5 +113,3 @@ class _NLLLossFunction(torch.autograd.Function):
 
 # ----------------------------------------------------------------------------------------------------
 # Shared with cross_entropy: argument checks, the ignore mask, the weighted reduction.
-
-

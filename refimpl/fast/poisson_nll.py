@@ -39,11 +39,16 @@ def poisson_nll_loss(
     reduction: str = "mean",
 ) -> Tensor:
     """:func:`refimpl.probabilistic.poisson_nll.poisson_nll_loss`, with the tuned Function below for a log-rate."""
-    reduction, eps = readable._validate_poisson_nll_loss(input, target, log_input, full, size_average, eps, reduce,
-                                                         reduction)
+    reduction, eps = readable._validate_poisson_nll_loss(
+        input, target, log_input, full, size_average, eps, reduce, reduction
+    )
     tuned = (
-        log_input and not full and input.shape == target.shape and input.dtype == target.dtype
-        and input.dtype in (torch.float32, torch.float64) and input.layout == torch.strided
+        log_input
+        and not full
+        and input.shape == target.shape
+        and input.dtype == target.dtype
+        and input.dtype in (torch.float32, torch.float64)
+        and input.layout == torch.strided
     )
     if tuned:
         return _PoissonNLLLossFunction.apply(input, target, reduction)

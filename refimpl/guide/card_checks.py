@@ -293,9 +293,20 @@ def _statistic(name: str, g: torch.Generator) -> tuple[Tensor, Tensor, bool]:
 
 
 STATISTIC_MEASURED = (
-    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "gaussian_nll_loss", "kl_div",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "soft_margin_loss",
-    "multilabel_soft_margin_loss", "multi_margin_loss",
+    "l1_loss",
+    "mse_loss",
+    "huber_loss",
+    "smooth_l1_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+    "kl_div",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "nll_loss",
+    "cross_entropy",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "multi_margin_loss",
 )
 """The losses whose elicited statistic is measured by fitting a constant."""
 
@@ -337,7 +348,17 @@ def check_robustness(name: str, distance: float = 100.0, seed: int = 0) -> Robus
 
 
 __all__ = [
-    "ROBUSTNESS_MEASURED", "STATISTIC_MEASURED", "ConvexityCheck", "RobustnessCheck", "StatisticCheck",
-    "check_convexity", "check_robustness", "check_statistic", "convexity_probe", "fit_scalar", "fit_vector",
-    "golden_section", "midpoint_gap",
+    "ROBUSTNESS_MEASURED",
+    "STATISTIC_MEASURED",
+    "ConvexityCheck",
+    "RobustnessCheck",
+    "StatisticCheck",
+    "check_convexity",
+    "check_robustness",
+    "check_statistic",
+    "convexity_probe",
+    "fit_scalar",
+    "fit_vector",
+    "golden_section",
+    "midpoint_gap",
 ]

@@ -84,8 +84,10 @@ def _softmax_twice_evidence(value: Tensor, dim: int) -> str:
     values = value.detach().to(torch.float64)
     ratio = values.amax(dim) / values.amin(dim)
     if bool((ratio <= math.e * (1 + _tolerance(value))).all()):
-        return (" Every vector's largest entry is at most e times its smallest, as after a softmax applied to"
-                " probabilities: softmax was applied twice.")
+        return (
+            " Every vector's largest entry is at most e times its smallest, as after a softmax applied to"
+            " probabilities: softmax was applied twice."
+        )
     return ""
 
 
@@ -232,7 +234,7 @@ def class_indices_as_float(loss: str, args: dict) -> Finding | None:
     if not target.is_floating_point() or input.dim() != target.dim() + 1:
         return None
     dim = _class_dim(input)
-    if tuple(target.shape) != tuple(input.shape[:dim] + input.shape[dim + 1:]):
+    if tuple(target.shape) != tuple(input.shape[:dim] + input.shape[dim + 1 :]):
         return None
     if not _whole_numbers_in(target, 0, input.shape[dim]):
         return None
@@ -341,8 +343,12 @@ DETECTORS = {  # loss name -> the detectors that apply to it
     "multilabel_soft_margin_loss": (probabilities_as_logits,),
     "nll_loss": (probabilities_as_log_probabilities, class_indices_as_float),
     "ctc_loss": (probabilities_as_log_probabilities,),
-    "kl_div": (kl_div_arguments_swapped, probabilities_as_log_probabilities, log_probabilities_as_probabilities,
-               silent_broadcast),
+    "kl_div": (
+        kl_div_arguments_swapped,
+        probabilities_as_log_probabilities,
+        log_probabilities_as_probabilities,
+        silent_broadcast,
+    ),
     "multi_margin_loss": (class_indices_as_float,),
     "binary_cross_entropy": (logits_as_probabilities, sigmoid_applied_twice, silent_broadcast),
     "l1_loss": (silent_broadcast,),

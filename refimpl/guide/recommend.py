@@ -38,47 +38,88 @@ def _leaf(*losses: str) -> Leaf:
     return Leaf(losses, CARDS[losses[0]].chapter)
 
 
-DECISION_TREE = Question("What does the model predict?", (
-    ("a real number (regression)", Question("Are there outliers in the targets?", (
-        ("yes, and I want the median", _leaf("l1_loss")),
-        ("yes, mostly Gaussian with some outliers", _leaf("huber_loss", "smooth_l1_loss")),
-        ("yes, bounding boxes (detection)", _leaf("smooth_l1_loss")),
-        ("no, and the noise level varies", _leaf("gaussian_nll_loss")),
-        ("no", _leaf("mse_loss")),
-        ("not sure: compare them", Leaf(("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"),
-                                         "book/regression/comparison")),
-    ))),
-    ("a count", _leaf("poisson_nll_loss")),
-    ("a probability distribution (soft targets)", _leaf("kl_div")),
-    ("one of two classes", Question("Do you need calibrated probabilities?", (
-        ("yes, the model outputs logits", _leaf("binary_cross_entropy_with_logits")),
-        ("yes, the model outputs probabilities", _leaf("binary_cross_entropy")),
-        ("yes, with labels -1/+1", _leaf("soft_margin_loss")),
-        ("no, only a margin", _leaf("multi_margin_loss")),
-    ))),
-    ("one of C classes", Question("Is the vocabulary huge?", (
-        ("yes, and the softmax must stay exact", _leaf("linear_cross_entropy")),
-        ("yes, with a long-tailed class distribution", _leaf("adaptive_log_softmax")),
-        ("no", Question("Do you need calibrated probabilities?", (
-            ("yes, the model outputs logits", _leaf("cross_entropy")),
-            ("yes, the model outputs log-probabilities", _leaf("nll_loss")),
-            ("no, only a margin", _leaf("multi_margin_loss")),
-        ))),
-    ))),
-    ("several labels at once (multi-label)", Question("Probabilities per label or a ranking of labels?", (
-        ("probabilities", _leaf("multilabel_soft_margin_loss", "binary_cross_entropy_with_logits")),
-        ("probabilities, labels imbalanced", _leaf("binary_cross_entropy_with_logits")),
-        ("a ranking: true labels above the others", _leaf("multilabel_margin_loss")),
-    ))),
-    ("an order between pairs (ranking)", _leaf("margin_ranking_loss")),
-    ("an embedding (similarity)", Question("What supervision do you have?", (
-        ("pairs, with a distance", _leaf("hinge_embedding_loss")),
-        ("pairs, compared by angle", _leaf("cosine_embedding_loss")),
-        ("triplets, p-norm distance", _leaf("triplet_margin_loss")),
-        ("triplets, another distance", _leaf("triplet_margin_with_distance_loss")),
-    ))),
-    ("a sequence without alignment", _leaf("ctc_loss")),
-))
+DECISION_TREE = Question(
+    "What does the model predict?",
+    (
+        (
+            "a real number (regression)",
+            Question(
+                "Are there outliers in the targets?",
+                (
+                    ("yes, and I want the median", _leaf("l1_loss")),
+                    ("yes, mostly Gaussian with some outliers", _leaf("huber_loss", "smooth_l1_loss")),
+                    ("yes, bounding boxes (detection)", _leaf("smooth_l1_loss")),
+                    ("no, and the noise level varies", _leaf("gaussian_nll_loss")),
+                    ("no", _leaf("mse_loss")),
+                    (
+                        "not sure: compare them",
+                        Leaf(("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"), "book/regression/comparison"),
+                    ),
+                ),
+            ),
+        ),
+        ("a count", _leaf("poisson_nll_loss")),
+        ("a probability distribution (soft targets)", _leaf("kl_div")),
+        (
+            "one of two classes",
+            Question(
+                "Do you need calibrated probabilities?",
+                (
+                    ("yes, the model outputs logits", _leaf("binary_cross_entropy_with_logits")),
+                    ("yes, the model outputs probabilities", _leaf("binary_cross_entropy")),
+                    ("yes, with labels -1/+1", _leaf("soft_margin_loss")),
+                    ("no, only a margin", _leaf("multi_margin_loss")),
+                ),
+            ),
+        ),
+        (
+            "one of C classes",
+            Question(
+                "Is the vocabulary huge?",
+                (
+                    ("yes, and the softmax must stay exact", _leaf("linear_cross_entropy")),
+                    ("yes, with a long-tailed class distribution", _leaf("adaptive_log_softmax")),
+                    (
+                        "no",
+                        Question(
+                            "Do you need calibrated probabilities?",
+                            (
+                                ("yes, the model outputs logits", _leaf("cross_entropy")),
+                                ("yes, the model outputs log-probabilities", _leaf("nll_loss")),
+                                ("no, only a margin", _leaf("multi_margin_loss")),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        (
+            "several labels at once (multi-label)",
+            Question(
+                "Probabilities per label or a ranking of labels?",
+                (
+                    ("probabilities", _leaf("multilabel_soft_margin_loss", "binary_cross_entropy_with_logits")),
+                    ("probabilities, labels imbalanced", _leaf("binary_cross_entropy_with_logits")),
+                    ("a ranking: true labels above the others", _leaf("multilabel_margin_loss")),
+                ),
+            ),
+        ),
+        ("an order between pairs (ranking)", _leaf("margin_ranking_loss")),
+        (
+            "an embedding (similarity)",
+            Question(
+                "What supervision do you have?",
+                (
+                    ("pairs, with a distance", _leaf("hinge_embedding_loss")),
+                    ("pairs, compared by angle", _leaf("cosine_embedding_loss")),
+                    ("triplets, p-norm distance", _leaf("triplet_margin_loss")),
+                    ("triplets, another distance", _leaf("triplet_margin_with_distance_loss")),
+                ),
+            ),
+        ),
+        ("a sequence without alignment", _leaf("ctc_loss")),
+    ),
+)
 """The decision guide as a tree; the book draws it and lists it with a link per leaf."""
 
 
@@ -277,5 +318,15 @@ def recommend(task: str, **facts: bool) -> list[Recommendation]:
     return sorted(ranked, key=lambda r: (-r.score, order.index(r.loss)))
 
 
-__all__ = ["DECISION_TREE", "FACTS", "TASKS", "Leaf", "Question", "Recommendation", "guide_markdown", "leaves",
-           "recommend", "walk"]
+__all__ = [
+    "DECISION_TREE",
+    "FACTS",
+    "TASKS",
+    "Leaf",
+    "Question",
+    "Recommendation",
+    "guide_markdown",
+    "leaves",
+    "recommend",
+    "walk",
+]

@@ -220,10 +220,12 @@ class AdaptiveLogSoftmaxWithLoss(nn.Module):
         for i in range(self.n_clusters):
             hidden = int(self.in_features // (self.div_value ** (i + 1)))
             size = self.cutoffs[i + 1] - self.cutoffs[i]
-            self.tail.append(nn.Sequential(
-                nn.Linear(self.in_features, hidden, bias=False, **factory_kwargs),
-                nn.Linear(hidden, size, bias=False, **factory_kwargs),
-            ))
+            self.tail.append(
+                nn.Sequential(
+                    nn.Linear(self.in_features, hidden, bias=False, **factory_kwargs),
+                    nn.Linear(hidden, size, bias=False, **factory_kwargs),
+                )
+            )
 
     def reset_parameters(self) -> None:
         """Re-initialise every layer as ``__init__`` does."""
@@ -302,8 +304,9 @@ def call_with_weights(
     n_classes = shortlist + sum(sizes)
     if cutoffs is None:
         cutoffs = list(itertools.accumulate([shortlist] + sizes[:-1]))
-    module = module_class(input.shape[-1], n_classes, cutoffs, div_value=1.0, head_bias=head_bias is not None,
-                          device="meta")
+    module = module_class(
+        input.shape[-1], n_classes, cutoffs, div_value=1.0, head_bias=head_bias is not None, device="meta"
+    )
     params = {"head.weight": head_weight}
     if head_bias is not None:
         params["head.bias"] = head_bias
@@ -327,5 +330,13 @@ def adaptive_log_softmax(
 ) -> Tensor:
     """refimpl's :class:`AdaptiveLogSoftmaxWithLoss` as a function of its weights (see :func:`call_with_weights`).
     torch has no functional form; ``refimpl.testing`` runs torch's module the same way to compare."""
-    return call_with_weights(AdaptiveLogSoftmaxWithLoss, input, target, head_weight, *tail_weights,
-                             head_bias=head_bias, cutoffs=cutoffs, reduction=reduction)
+    return call_with_weights(
+        AdaptiveLogSoftmaxWithLoss,
+        input,
+        target,
+        head_weight,
+        *tail_weights,
+        head_bias=head_bias,
+        cutoffs=cutoffs,
+        reduction=reduction,
+    )

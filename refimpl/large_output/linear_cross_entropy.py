@@ -111,16 +111,25 @@ def linear_cross_entropy(
         NotImplementedError: integer input.
     """
     chunked, reduction, ignore_index, label_smoothing, options = _validate_linear_cross_entropy(
-        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options)
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options
+    )
     if not chunked:  # K-dimensional weights or class probabilities: torch's reference path, on the full logits
-        return cross_entropy(_logits(input, linear_weight, linear_bias), target, weight=weight, reduction=reduction,
-                             ignore_index=ignore_index, label_smoothing=label_smoothing)
-    return _LinearCrossEntropyFunction.apply(input, linear_weight, target, linear_bias, weight, reduction,
-                                             ignore_index, label_smoothing, options)
+        return cross_entropy(
+            _logits(input, linear_weight, linear_bias),
+            target,
+            weight=weight,
+            reduction=reduction,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+        )
+    return _LinearCrossEntropyFunction.apply(
+        input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options
+    )
 
 
-def _validate_linear_cross_entropy(input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
-                                   label_smoothing, options):
+def _validate_linear_cross_entropy(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options
+):
     """torch's checks, in torch's order, with its messages and its warning when ``options`` are ignored.
 
     Returns ``(chunked, reduction, ignore_index, label_smoothing, options)``. ``chunked`` is False for
@@ -129,56 +138,76 @@ def _validate_linear_cross_entropy(input, linear_weight, target, linear_bias, we
     ``label_smoothing`` is a float (0 if negative) and ``options`` is ``None`` where torch ignores them."""
     fn = "linear_cross_entropy"
     if input.dim() < 1 or input.dim() > 2:
-        raise RuntimeError(f"{fn}(): expected input with dimensionality 1 or 2, got {input.dim()} "
-                           f"(argument input has shape {tuple(input.shape)}; expected (in_features) or "
-                           "(N, in_features))")
+        raise RuntimeError(
+            f"{fn}(): expected input with dimensionality 1 or 2, got {input.dim()} "
+            f"(argument input has shape {tuple(input.shape)}; expected (in_features) or "
+            "(N, in_features))"
+        )
     if linear_weight.dim() < 2:
-        raise RuntimeError(f"{fn}(): expected linear_weight with dimensionality at least 2, got {linear_weight.dim()} "
-                           f"(argument linear_weight has shape {tuple(linear_weight.shape)}; expected "
-                           "(C, in_features))")
+        raise RuntimeError(
+            f"{fn}(): expected linear_weight with dimensionality at least 2, got {linear_weight.dim()} "
+            f"(argument linear_weight has shape {tuple(linear_weight.shape)}; expected "
+            "(C, in_features))"
+        )
     batch, in_features = input.shape[:-1], input.shape[-1]
     if in_features != linear_weight.shape[-1]:
         raise RuntimeError(
             f"{fn}(): expected equal input and linear_weight last dimensions (in_features), got {in_features} and "
-            f"{linear_weight.shape[-1]}, respectively (argument linear_weight must have shape (C, ..., {in_features}))")
+            f"{linear_weight.shape[-1]}, respectively (argument linear_weight must have shape (C, ..., {in_features}))"
+        )
     classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
     if linear_bias is not None and tuple(linear_bias.shape) != (classes, *out_features):
-        raise RuntimeError(f"{fn}(): expected linear_bias shape {(classes, *out_features)}, got "
-                           f"{tuple(linear_bias.shape)} (argument linear_bias: one bias per logit)")
+        raise RuntimeError(
+            f"{fn}(): expected linear_bias shape {(classes, *out_features)}, got "
+            f"{tuple(linear_bias.shape)} (argument linear_bias: one bias per logit)"
+        )
     if out_features and not batch:
         raise RuntimeError(
             f"{fn}(): K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} requires batched "
-            f"input, (N, {in_features}), got unbatched input with shape {tuple(input.shape)} (argument input)")
-    _checks.check_same_device(fn, input=input, linear_weight=linear_weight, target=target, linear_bias=linear_bias,
-                              weight=weight)
+            f"input, (N, {in_features}), got unbatched input with shape {tuple(input.shape)} (argument input)"
+        )
+    _checks.check_same_device(
+        fn, input=input, linear_weight=linear_weight, target=target, linear_bias=linear_bias, weight=weight
+    )
     logits_shape = (*batch, classes, *out_features)
     probabilities = tuple(target.shape) == logits_shape
     if probabilities and ignore_index is not None:
-        raise RuntimeError(f"{fn}(): ignore_index cannot be specified when target contains probabilities "
-                           f"(argument ignore_index={ignore_index}; leave it None)")
+        raise RuntimeError(
+            f"{fn}(): ignore_index cannot be specified when target contains probabilities "
+            f"(argument ignore_index={ignore_index}; leave it None)"
+        )
     ignore_index = -100 if ignore_index is None else ignore_index
-    if options is not None and (out_features or reduction not in {"mean", "sum", "none"} or label_smoothing != 0.0
-                                or target.dtype != torch.int64):
+    if options is not None and (
+        out_features
+        or reduction not in {"mean", "sum", "none"}
+        or label_smoothing != 0.0
+        or target.dtype != torch.int64
+    ):
         bias_shape = tuple(linear_bias.shape) if linear_bias is not None else None
         warnings.warn(
             "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in {'mean','sum','none'}, "
             "label_smoothing == 0, target.dtype == int64, out_features == (). Got "
             f"reduction={reduction!r}, label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
-            f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.", stacklevel=3)
+            f"out_features={out_features}, tracing=False, linear_bias.shape={bias_shape}.",
+            stacklevel=3,
+        )
         options = None
     for name, tensor in (("linear_weight", linear_weight), ("linear_bias", linear_bias)):
         if tensor is not None and tensor.dtype != input.dtype:
             raise RuntimeError(
                 f"{fn}(): expected m1 and m2 to have the same dtype, but got: {_checks.dtype_name(input.dtype)} != "
-                f"{_checks.dtype_name(tensor.dtype)} (argument {name} must have the input's dtype {input.dtype})")
+                f"{_checks.dtype_name(tensor.dtype)} (argument {name} must have the input's dtype {input.dtype})"
+            )
     if out_features or probabilities:
         return False, reduction, ignore_index, label_smoothing, None
     reduction = _reduction.resolve(fn, reduction)
     ignore_index = check_arguments(fn, "cross_entropy_loss", input, target, weight, ignore_index)
     label_smoothing = _checks.check_number(fn, "label_smoothing", label_smoothing, position=9)
     if label_smoothing > 1:
-        raise RuntimeError(f"{fn}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing} "
-                           "(argument label_smoothing is the weight of the uniform distribution)")
+        raise RuntimeError(
+            f"{fn}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing} "
+            "(argument label_smoothing is the weight of the uniform distribution)"
+        )
     if not input.dtype.is_floating_point:
         _checks.check_floating(fn, "log_softmax_lastdim_kernel_impl", input.dtype, what="the logits")
     proxy = torch.empty((), dtype=input.dtype).expand(logits_shape)  # the logits' shape, no memory
@@ -278,19 +307,34 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options = inputs
         ctx.save_for_backward(input, linear_weight, target, linear_bias, weight)
-        ctx.reduction, ctx.ignore_index, ctx.label_smoothing, ctx.options = (reduction, ignore_index, label_smoothing,
-                                                                             options)
+        ctx.reduction, ctx.ignore_index, ctx.label_smoothing, ctx.options = (
+            reduction,
+            ignore_index,
+            label_smoothing,
+            options,
+        )
 
     @staticmethod
     def backward(ctx, grad_output):
         input, linear_weight, target, linear_bias, weight = ctx.saved_tensors
-        grads = linear_cross_entropy_grad(grad_output, input, linear_weight, target, linear_bias, weight,
-                                          ctx.reduction, ctx.ignore_index, ctx.label_smoothing, ctx.options)
+        grads = linear_cross_entropy_grad(
+            grad_output,
+            input,
+            linear_weight,
+            target,
+            linear_bias,
+            weight,
+            ctx.reduction,
+            ctx.ignore_index,
+            ctx.label_smoothing,
+            ctx.options,
+        )
         return grads[0], grads[1], None, grads[2], None, None, None, None, None
 
 
-def _reduction_factor(grad_output: Tensor, target: Tensor, keep: Tensor, weight: Tensor | None, reduction: str,
-                      dtype: torch.dtype) -> Tensor:
+def _reduction_factor(
+    grad_output: Tensor, target: Tensor, keep: Tensor, weight: Tensor | None, reduction: str, dtype: torch.dtype
+) -> Tensor:
     r""":math:`\sigma_n`, the upstream gradient each row's loss receives through the reduction: :math:`g_n`
     ('none'), :math:`g` ('sum') or :math:`g / \sum_m w_{y_m} k_m` ('mean', the total weight in ``dtype``)."""
     if reduction == "none":
@@ -371,35 +415,61 @@ class LinearCrossEntropyLoss(WeightedLoss):
     options=None)``: the weight lives in ``self.linear`` (an ``nn.Linear`` of ``C * prod(out_features)``
     outputs), reshaped in ``forward``, so torch's state_dict loads."""
 
-    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple[int, ...] = (), bias: bool = False,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None, reduction: str = "mean",
-                 weight: Tensor | None = None, ignore_index: int | None = None, label_smoothing: float = 0.0,
-                 options: nn.LinearCrossEntropyOptions | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple[int, ...] = (),
+        bias: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        reduction: str = "mean",
+        weight: Tensor | None = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options: nn.LinearCrossEntropyOptions | None = None,
+    ) -> None:
         if weight is not None and weight.shape != (num_classes,):
-            raise RuntimeError(f"LinearCrossEntropyLoss: expected weight shape to be {(num_classes,)}, got "
-                               f"{tuple(weight.shape)} (argument weight: one per class)")
+            raise RuntimeError(
+                f"LinearCrossEntropyLoss: expected weight shape to be {(num_classes,)}, got "
+                f"{tuple(weight.shape)} (argument weight: one per class)"
+            )
         if label_smoothing < 0 or label_smoothing > 1.0:
-            raise RuntimeError(f"LinearCrossEntropyLoss: expected label_smoothing to be in range [0, 1], got "
-                               f"{label_smoothing} (argument label_smoothing)")
+            raise RuntimeError(
+                f"LinearCrossEntropyLoss: expected label_smoothing to be in range [0, 1], got "
+                f"{label_smoothing} (argument label_smoothing)"
+            )
         super().__init__(weight, None, None, reduction)
         self.num_classes = num_classes
         self.out_features = out_features
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
-        self.linear = nn.Linear(in_features, math.prod(out_features, start=num_classes), bias=bias, device=device,
-                                dtype=dtype)
+        self.linear = nn.Linear(
+            in_features, math.prod(out_features, start=num_classes), bias=bias, device=device, dtype=dtype
+        )
         self.options = options
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         linear_weight = self.linear.weight.reshape((self.num_classes, *self.out_features, self.linear.in_features))
         bias = self.linear.bias
         linear_bias = None if bias is None else bias.reshape((self.num_classes, *self.out_features))
-        return linear_cross_entropy(input, linear_weight, target, linear_bias=linear_bias, weight=self.weight,
-                                    reduction=self.reduction, ignore_index=self.ignore_index,
-                                    label_smoothing=self.label_smoothing, options=self.options)
+        return linear_cross_entropy(
+            input,
+            linear_weight,
+            target,
+            linear_bias=linear_bias,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
-                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
-                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
-                f"label_smoothing={self.label_smoothing}, options={self.options}")
+        return (
+            f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+            f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+            f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, options={self.options}"
+        )

@@ -97,22 +97,35 @@ def _validate_margin_ranking_loss(
     margin = _checks.check_number(fn, "margin", float(margin) if isinstance(margin, bool) else margin, 4)
     # torch's errors for bool tensors (the subtraction x1 - x2, then the negation -y) and complex ones (the clamp)
     if input1.dtype == torch.bool and input2.dtype == torch.bool:
-        raise RuntimeError(f"{fn}(): Subtraction, the `-` operator, with two bool tensors is not supported "
-                           "(arguments input1 and input2 are bool; pass float tensors)")
+        raise RuntimeError(
+            f"{fn}(): Subtraction, the `-` operator, with two bool tensors is not supported "
+            "(arguments input1 and input2 are bool; pass float tensors)"
+        )
     if torch.bool in (input1.dtype, input2.dtype):
         name = "input1" if input1.dtype == torch.bool else "input2"
-        raise RuntimeError(f"{fn}(): Subtraction, the `-` operator, with a bool tensor is not supported "
-                           f"(argument {name} is bool; convert it with .float())")
+        raise RuntimeError(
+            f"{fn}(): Subtraction, the `-` operator, with a bool tensor is not supported "
+            f"(argument {name} is bool; convert it with .float())"
+        )
     if target.dtype == torch.bool:
-        raise RuntimeError(f"{fn}(): Negation, the `-` operator, on a bool tensor is not supported "
-                           "(argument target is bool; pass -1/1 as numbers)")
+        raise RuntimeError(
+            f"{fn}(): Negation, the `-` operator, on a bool tensor is not supported "
+            "(argument target is bool; pass -1/1 as numbers)"
+        )
     for name, value in (("input1", input1), ("input2", input2), ("target", target)):
         if value.is_complex():
-            raise NotImplementedError(f"{fn}(): clamp is not supported for complex types (argument {name} has "
-                                      f"dtype {value.dtype}; expected a real dtype)")
+            raise NotImplementedError(
+                f"{fn}(): clamp is not supported for complex types (argument {name} has "
+                f"dtype {value.dtype}; expected a real dtype)"
+            )
     _checks.broadcast_shapes(fn, "input1", input1, "input2", input2)
-    _checks.broadcast_shapes(fn, "target", target, "input1 - input2",
-                             torch.empty(torch.broadcast_shapes(input1.shape, input2.shape), device="meta"))
+    _checks.broadcast_shapes(
+        fn,
+        "target",
+        target,
+        "input1 - input2",
+        torch.empty(torch.broadcast_shapes(input1.shape, input2.shape), device="meta"),
+    )
     return reduction, margin
 
 

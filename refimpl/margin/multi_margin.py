@@ -158,7 +158,7 @@ def check_kernel_dtype(fn: str, kernel: str, input: Tensor) -> None:
     half_ok = input.device.type != "cpu" and dtype in (torch.float16, torch.bfloat16)
     if dtype not in (torch.float32, torch.float64) and not half_ok:
         raise NotImplementedError(
-            f'{fn}(): "{kernel}" not implemented for \'{_checks.dtype_name(dtype)}\' (argument input has dtype '
+            f"{fn}(): \"{kernel}\" not implemented for '{_checks.dtype_name(dtype)}' (argument input has dtype "
             f"{dtype}; expected float32 or float64{'' if input.device.type != 'cpu' else ' on the CPU'})"
         )
 
@@ -270,5 +270,6 @@ class MultiMarginLoss(WeightedLoss):
         self.margin = margin
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return multi_margin_loss(input, target, p=self.p, margin=self.margin, weight=self.weight,
-                                 reduction=self.reduction)
+        return multi_margin_loss(
+            input, target, p=self.p, margin=self.margin, weight=self.weight, reduction=self.reduction
+        )

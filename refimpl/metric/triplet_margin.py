@@ -82,12 +82,14 @@ def triplet_margin_loss(
         TypeError: a non-tensor input, or ``p``/``eps`` not numbers, ``swap`` not a bool.
         RuntimeError: different numbers of dimensions; shapes that do not broadcast; bool inputs.
     """
-    reduction, p, eps = _validate_triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
-                                                      size_average, reduce, reduction)
+    reduction, p, eps = _validate_triplet_margin_loss(
+        anchor, positive, negative, margin, p, eps, swap, size_average, reduce, reduction
+    )
     # The differences are autograd's: d/da = d/du + d/dv, d/dp = -d/du + d/ds, d/dn = -d/dv - d/ds.
     diff_swap = positive - negative + eps if swap else None
-    return _TripletMarginLossFunction.apply(anchor - positive + eps, anchor - negative + eps, diff_swap, margin, p,
-                                            reduction)
+    return _TripletMarginLossFunction.apply(
+        anchor - positive + eps, anchor - negative + eps, diff_swap, margin, p, reduction
+    )
 
 
 def _validate_triplet_margin_loss(
@@ -111,8 +113,9 @@ def _validate_triplet_margin_loss(
     _checks.check_same_device(_FN, anchor=anchor, positive=positive, negative=negative)
     for position, (name, value) in ((5, ("p", p)), (6, ("eps", eps))):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{_FN}(): argument '{name}' (position {position}) must be float, not "
-                            f"{type(value).__name__}")
+            raise TypeError(
+                f"{_FN}(): argument '{name}' (position {position}) must be float, not {type(value).__name__}"
+            )
     _checks.check_bool(_FN, "swap", swap, position=7)
     check_same_ndim(_FN, anchor, positive, negative)
     for name, value in (("anchor", anchor), ("positive", positive), ("negative", negative)):
@@ -165,8 +168,9 @@ class _TripletMarginLossFunction(torch.autograd.Function):
     :func:`triplet_margin_loss_grad`."""
 
     @staticmethod
-    def forward(diff_pos: Tensor, diff_neg: Tensor, diff_swap: Tensor | None, margin: float, p: float,
-                reduction: str) -> Tensor:
+    def forward(
+        diff_pos: Tensor, diff_neg: Tensor, diff_swap: Tensor | None, margin: float, p: float, reduction: str
+    ) -> Tensor:
         dist_swap = None if diff_swap is None else p_norm(diff_swap, p)
         loss = triplet_hinge(p_norm(diff_pos, p), p_norm(diff_neg, p), dist_swap, margin)
         return _reduction.reduce_loss(loss, reduction)
@@ -210,5 +214,13 @@ class TripletMarginLoss(Loss):
         self.swap = swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
-        return triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
-                                   swap=self.swap, reduction=self.reduction)
+        return triplet_margin_loss(
+            anchor,
+            positive,
+            negative,
+            margin=self.margin,
+            p=self.p,
+            eps=self.eps,
+            swap=self.swap,
+            reduction=self.reduction,
+        )

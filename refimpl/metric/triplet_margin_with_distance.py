@@ -68,8 +68,9 @@ def triplet_margin_with_distance_loss(
         RuntimeError: inputs with different numbers of dimensions.
         AttributeError: a non-tensor input (torch reads ``.ndim``).
     """
-    distance = _validate_triplet_margin_with_distance_loss(anchor, positive, negative, distance_function, margin,
-                                                           reduction)
+    distance = _validate_triplet_margin_with_distance_loss(
+        anchor, positive, negative, distance_function, margin, reduction
+    )
     # the distances by the caller's function, which autograd differentiates; the hinge by hand
     dist_swap = distance(positive, negative) if swap else None
     return _TripletMarginWithDistanceLossFunction.apply(
@@ -211,6 +212,11 @@ class TripletMarginWithDistanceLoss(Loss):
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return triplet_margin_with_distance_loss(
-            anchor, positive, negative, distance_function=self.distance_function, margin=self.margin,
-            swap=self.swap, reduction=self.reduction,
+            anchor,
+            positive,
+            negative,
+            distance_function=self.distance_function,
+            margin=self.margin,
+            swap=self.swap,
+            reduction=self.reduction,
         )

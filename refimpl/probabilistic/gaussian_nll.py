@@ -207,7 +207,7 @@ def _variance_tensor(input: Tensor, var: Tensor | float) -> Tensor:
     if not isinstance(var, Tensor):
         raise TypeError(
             f"gaussian_nll_loss(): argument 'var' must be a Tensor or a Python float, got {type(var).__name__} "
-            f"{var!r} (torch fails on it with \"any() received an invalid combination of arguments\" or "
+            f'{var!r} (torch fails on it with "any() received an invalid combination of arguments" or '
             "\"'<' not supported\"); write var=1.0, not var=1"
         )
     if var.is_complex():

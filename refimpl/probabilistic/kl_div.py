@@ -212,9 +212,7 @@ class _KLDivFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
-        grad_input, grad_target = kl_div_grad(
-            grad_output, input, target, ctx.reduction, ctx.log_target, ctx.batchmean
-        )
+        grad_input, grad_target = kl_div_grad(grad_output, input, target, ctx.reduction, ctx.log_target, ctx.batchmean)
         return grad_input, grad_target, None, None, None
 
 

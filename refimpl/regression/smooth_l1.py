@@ -84,8 +84,7 @@ def _validate_smooth_l1_loss(
     beta = _checks.check_number("smooth_l1_loss", "beta", beta, position=4)
     if not beta >= 0:  # not `beta < 0`: a NaN fails every comparison, and torch rejects it too
         raise RuntimeError(
-            f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; "
-            "expected a number >= 0)."
+            f"smooth_l1_loss does not support negative values for beta (argument beta={beta}; expected a number >= 0)."
         )
     dtype = torch.result_type(input, target)
     _checks.check_floating("smooth_l1_loss", "smooth_l1_cpu", dtype)

@@ -157,8 +157,9 @@ class _CTCLossFunction(torch.autograd.Function):
     @torch.autograd.function.once_differentiable  # torch has no double backward for CTC either
     def backward(ctx, grad_output):
         log_probs, targets, input_lengths, target_lengths = ctx.saved_tensors
-        (grad,) = ctc_loss_grad(grad_output, log_probs, targets, input_lengths, target_lengths, ctx.blank,
-                                ctx.reduction, ctx.zero_infinity)
+        (grad,) = ctc_loss_grad(
+            grad_output, log_probs, targets, input_lengths, target_lengths, ctx.blank, ctx.reduction, ctx.zero_infinity
+        )
         return grad, None, None, None, None, None, None
 
 
@@ -248,73 +249,107 @@ def _validate_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
     _check_argument_types(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity)
     il, tl = _lengths(input_lengths, "input_lengths"), _lengths(target_lengths, "target_lengths")
     if log_probs.numel() == 0:
-        raise RuntimeError(f"{FN}(): log_probs tensor must not be empty (argument log_probs has shape "
-                           f"{tuple(log_probs.shape)})")
+        raise RuntimeError(
+            f"{FN}(): log_probs tensor must not be empty (argument log_probs has shape {tuple(log_probs.shape)})"
+        )
     _checks.check_floating(FN, "ctc_loss_cpu", log_probs.dtype, what="log_probs")
     if log_probs.dtype not in (torch.float32, torch.float64):
         name = _checks.dtype_name(log_probs.dtype)
-        raise NotImplementedError(f'{FN}(): "ctc_loss_cpu" not implemented for \'{name}\' '
-                                  "(argument log_probs: torch has float32 and float64 kernels only)")
+        raise NotImplementedError(
+            f"{FN}(): \"ctc_loss_cpu\" not implemented for '{name}' "
+            "(argument log_probs: torch has float32 and float64 kernels only)"
+        )
     lp = log_probs if log_probs.dim() == 3 else log_probs.unsqueeze(1)  # torch unsqueezes any non-3-D input
     if lp.dim() != 3:
-        raise RuntimeError(f"{FN}(): Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for "
-                           f"argument #1 'log_probs' (log_probs must be (T, N, C) or unbatched (T, C))")
+        raise RuntimeError(
+            f"{FN}(): Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for "
+            f"argument #1 'log_probs' (log_probs must be (T, N, C) or unbatched (T, C))"
+        )
     if not 1 <= targets.dim() <= 2:
-        raise RuntimeError(f"{FN}(): Expected 1 to 2 dimensions, but got {targets.dim()}-dimensional tensor for "
-                           "argument #2 'targets' (targets must be padded (N, S) or concatenated 1-D)")
+        raise RuntimeError(
+            f"{FN}(): Expected 1 to 2 dimensions, but got {targets.dim()}-dimensional tensor for "
+            "argument #2 'targets' (targets must be padded (N, S) or concatenated 1-D)"
+        )
     T, N, C = lp.shape
     if not 0 <= blank < C:
         raise RuntimeError(f"{FN}(): blank must be in label range (argument blank={blank}, expected 0 <= blank < {C})")
     for name, lengths in (("input_lengths", il), ("target_lengths", tl)):
         if lengths.numel() != N:
-            raise RuntimeError(f"{FN}(): {name} must be of size batch_size (expected {N} entries, got "
-                               f"{lengths.numel()})")
+            raise RuntimeError(
+                f"{FN}(): {name} must be of size batch_size (expected {N} entries, got {lengths.numel()})"
+            )
     input_lengths, target_lengths = il.tolist(), tl.tolist()  # on the CPU: checks in Python, not kernels
     if min(target_lengths) < 0:
-        raise RuntimeError(f"{FN}(): Expected target_lengths to have value at least 0, but got value "
-                           f"{min(target_lengths)} (argument target_lengths)")
+        raise RuntimeError(
+            f"{FN}(): Expected target_lengths to have value at least 0, but got value "
+            f"{min(target_lengths)} (argument target_lengths)"
+        )
     s_max = max(target_lengths)
     if targets.dim() == 1 and targets.shape[0] != sum(target_lengths):  # the concatenation of every target
-        raise RuntimeError(f"{FN}(): Expected tensor to have size {sum(target_lengths)} at dimension 0, but got "
-                           f"size {targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
-                           "sum(target_lengths) entries)")
+        raise RuntimeError(
+            f"{FN}(): Expected tensor to have size {sum(target_lengths)} at dimension 0, but got "
+            f"size {targets.shape[0]} for argument #2 'targets' (concatenated targets must have "
+            "sum(target_lengths) entries)"
+        )
     if targets.dim() == 2 and targets.shape[0] != N:
-        raise RuntimeError(f"{FN}(): Expected tensor to have size {N} at dimension 0, but got size "
-                           f"{targets.shape[0]} for argument #2 'targets' (one padded row per sample)")
+        raise RuntimeError(
+            f"{FN}(): Expected tensor to have size {N} at dimension 0, but got size "
+            f"{targets.shape[0]} for argument #2 'targets' (one padded row per sample)"
+        )
     if targets.dim() == 2 and targets.shape[1] < s_max:
-        raise RuntimeError(f"{FN}(): Expected tensor to have size at least {s_max} at dimension 1, but got size "
-                           f"{targets.shape[1]} for argument #2 'targets' (target_lengths exceed the padding)")
+        raise RuntimeError(
+            f"{FN}(): Expected tensor to have size at least {s_max} at dimension 1, but got size "
+            f"{targets.shape[1]} for argument #2 'targets' (target_lengths exceed the padding)"
+        )
     if min(input_lengths) < 0:
-        raise RuntimeError(f"{FN}(): Expected input_lengths to have value at least 0, but got value "
-                           f"{min(input_lengths)} (argument input_lengths)")
+        raise RuntimeError(
+            f"{FN}(): Expected input_lengths to have value at least 0, but got value "
+            f"{min(input_lengths)} (argument input_lengths)"
+        )
     if max(input_lengths) > T:
-        raise RuntimeError(f"{FN}(): Expected input_lengths to have value at most {T}, but got value "
-                           f"{max(input_lengths)} (argument input_lengths longer than log_probs)")
+        raise RuntimeError(
+            f"{FN}(): Expected input_lengths to have value at most {T}, but got value "
+            f"{max(input_lengths)} (argument input_lengths longer than log_probs)"
+        )
     z = extended_labels(targets, tl.to(targets.device), blank)
     if not 0 <= int(z.min()) <= int(z.max()) < C:
-        raise RuntimeError(f"{FN}(): targets must be class indices in [0, {C}) (argument targets holds a label "
-                           "outside that range; torch does not check and reads out of bounds)")
+        raise RuntimeError(
+            f"{FN}(): targets must be class indices in [0, {C}) (argument targets holds a label "
+            "outside that range; torch does not check and reads out of bounds)"
+        )
     return reduction
 
 
 def _check_argument_types(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
     for name, value in (("log_probs", log_probs), ("targets", targets)):
         if not isinstance(value, Tensor):
-            raise TypeError(f"{FN}() received an invalid combination of arguments: argument '{name}' must be "
-                            f"Tensor, not {type(value).__name__}")
+            raise TypeError(
+                f"{FN}() received an invalid combination of arguments: argument '{name}' must be "
+                f"Tensor, not {type(value).__name__}"
+            )
     as_tensors = isinstance(input_lengths, Tensor), isinstance(target_lengths, Tensor)
-    if as_tensors[0] != as_tensors[1] or not as_tensors[0] and not all(
-        isinstance(v, (list, tuple)) and all(isinstance(i, int) for i in v) for v in (input_lengths, target_lengths)
+    if (
+        as_tensors[0] != as_tensors[1]
+        or not as_tensors[0]
+        and not all(
+            isinstance(v, (list, tuple)) and all(isinstance(i, int) for i in v) for v in (input_lengths, target_lengths)
+        )
     ):
-        raise TypeError(f"{FN}() received an invalid combination of arguments: input_lengths and target_lengths "
-                        "must both be Tensors or both tuples of ints, got "
-                        f"{type(input_lengths).__name__} and {type(target_lengths).__name__}")
+        raise TypeError(
+            f"{FN}() received an invalid combination of arguments: input_lengths and target_lengths "
+            "must both be Tensors or both tuples of ints, got "
+            f"{type(input_lengths).__name__} and {type(target_lengths).__name__}"
+        )
     if isinstance(blank, bool) or not isinstance(blank, int):
-        raise TypeError(f"{FN}() received an invalid combination of arguments: argument 'blank' must be int, "
-                        f"not {type(blank).__name__}")
+        raise TypeError(
+            f"{FN}() received an invalid combination of arguments: argument 'blank' must be int, "
+            f"not {type(blank).__name__}"
+        )
     if not isinstance(zero_infinity, bool):
-        raise TypeError(f"{FN}() received an invalid combination of arguments: argument 'zero_infinity' must be "
-                        f"bool, not {type(zero_infinity).__name__}")
+        raise TypeError(
+            f"{FN}() received an invalid combination of arguments: argument 'zero_infinity' must be "
+            f"bool, not {type(zero_infinity).__name__}"
+        )
 
 
 def _lengths(value, name: str) -> Tensor:
@@ -334,5 +369,6 @@ class CTCLoss(Loss):
         self.zero_infinity = zero_infinity
 
     def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor) -> Tensor:
-        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
-                        self.zero_infinity)
+        return ctc_loss(
+            log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction, self.zero_infinity
+        )
