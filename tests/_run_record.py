@@ -95,7 +95,7 @@ class RunRecorder:
         print(f"\nwrote {RECORD}")
 
     def incomplete_reason(self, exitstatus) -> str | None:
-        from cases import ORDER  # the registry, imported late: only sessions that ran its tests need it
+        from registry import ORDER  # the registry, imported late: only sessions that ran its tests need it
 
         missing_modules = sorted(set(REGISTRY_MODULES) - self.modules_collected)
         if missing_modules:

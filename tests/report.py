@@ -4,7 +4,7 @@
 the whole suite on one core) with ``--write-run-record``, which rewrites ``book/_data/test_run.json``, the record
 the book's chapters and these figures cite. Nothing else writes it.
 
-For each loss, from the registry (``tests/cases.py``) and by running its malformed calls:
+For each loss, from the registry (``tests/registry/``) and by running its malformed calls:
 
 - parity calls: the samples in every dtype the registry tests, per device (each sample already fixes its
   reduction, so samples x dtypes x reductions is the number of parity comparisons on that device);
@@ -32,10 +32,9 @@ ROOT = TESTS.parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from cases_core import ERROR_CATEGORIES, ErrorInput, LossCase  # noqa: E402
-from cases_devices import device_errors  # noqa: E402
-
-from cases import CASES  # noqa: E402  (the registry imports its siblings by name: tests/ must be on sys.path)
+from registry import CASES  # noqa: E402  (the registry imports its siblings by name: tests/ must be on sys.path)
+from registry.core import ERROR_CATEGORIES, ErrorInput, LossCase  # noqa: E402
+from registry.devices import device_errors  # noqa: E402
 
 README = ROOT / "README.md"
 FIGURES_PAGE = ROOT / "book" / "foundations" / "testing_figures.md"

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import refimpl.fast
-from cases import CASES
+from registry import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = [

@@ -13,10 +13,10 @@ import torch.nn.functional as TF
 import yaml
 
 import refimpl
-from cases import CASES, CASES_BY_NAME
 from refimpl.guide import card_checks
 from refimpl.guide.cards import CARDS, SMOOTHNESS
 from refimpl.guide.recommend import DECISION_TREE, FACTS, TASKS, Leaf, Question, guide_markdown, leaves, recommend, walk
+from registry import CASES, CASES_BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = {"size_average", "reduce"}

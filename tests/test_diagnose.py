@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import refimpl
-from cases import CASES
 from refimpl.guide.diagnose import DETECTORS, Finding, diagnose
+from registry import CASES
 
 # Registry samples that deliberately make a mistake (to pin torch's behaviour on it): the finding each must
 # give. Matched by the start of the sample's desc; every other registry sample must give no finding at all.

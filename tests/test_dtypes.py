@@ -13,11 +13,11 @@ import functools
 
 import pytest
 import torch
-from cases_mixed_dtypes import HALF, LARGE, NO_SECOND_FLOATING_ARGUMENT, refused_variants
 from fuzz_compare import assert_same_outcome, outcome
 
-from cases import CASES, CASES_BY_NAME, ORDER, REDUCTIONS, SampleInput
 from conftest import DEVICES
+from registry import CASES, CASES_BY_NAME, ORDER, REDUCTIONS, SampleInput
+from registry.mixed_dtypes import HALF, LARGE, NO_SECOND_FLOATING_ARGUMENT, refused_variants
 
 FLOAT_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 ALL_DTYPES = (*FLOAT_DTYPES, torch.int64, torch.int32, torch.bool, torch.complex64)
@@ -124,7 +124,7 @@ def test_mixed_precision_refused_where_torch_refuses(case, impl, args, kwargs):
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_every_loss_is_tried_in_mixed_precision(case):
     """Each loss with a second floating argument has large mixed-precision samples for every reduction, both ways,
-    in float16 and bfloat16 (``cases_mixed_dtypes``, or its own for the regression losses), unless torch refuses
+    in float16 and bfloat16 (``registry/mixed_dtypes.py``, or its own for the regression losses), unless torch refuses
     the mix, which the test above then compares."""
     if case.name in NO_SECOND_FLOATING_ARGUMENT:
         return

@@ -1,15 +1,15 @@
 """Bad input: refimpl raises torch's exception type, both messages carry torch's key phrase, and
 refimpl's names the offending argument. Run on CPU (CUDA reports some of these by device asserts), except the
-calls that mix devices (``cases_devices.py``), which run where CUDA exists and are skipped elsewhere."""
+calls that mix devices (``registry/devices.py``), which run where CUDA exists and are skipped elsewhere."""
 
 import dataclasses
 import re
 
 import pytest
 import torch
-from cases_devices import device_errors
 
-from cases import CASES
+from registry import CASES
+from registry.devices import device_errors
 
 
 def _params():

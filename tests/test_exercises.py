@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cases import CASES
+from registry import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import torch
 
 import refimpl.fast
 import refimpl.functional
-from cases import CASES, ORDER, ROOT_PACKAGE
+from registry import CASES, ORDER, ROOT_PACKAGE
 
 
 def test_fast_has_every_loss_of_the_registry():

@@ -16,7 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import refimpl.nn as RN
-from cases import CASES_BY_NAME, ORDER
+from registry import CASES_BY_NAME, ORDER
 
 
 def test_every_loss_has_a_strategy():

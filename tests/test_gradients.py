@@ -4,8 +4,8 @@ against torch's backward."""
 import pytest
 import torch
 
-from cases import CASES
 from refimpl.testing import assert_close
+from registry import CASES
 
 
 def _smooth_samples():

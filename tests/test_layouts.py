@@ -16,7 +16,7 @@ import pytest
 import torch
 from fuzz_compare import assert_same_outcome, outcome
 
-from cases import CASES, SampleInput
+from registry import CASES, SampleInput
 
 DTYPE = torch.float32
 SLACK = 4.0  # times the float32 tolerances (results in float64 from mixed float32/float64 inputs included)

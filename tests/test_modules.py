@@ -6,8 +6,8 @@ import warnings
 import pytest
 import torch
 
-from cases import CASES
 from refimpl.testing import assert_close
+from registry import CASES
 
 
 def _params():

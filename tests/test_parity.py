@@ -11,9 +11,9 @@ import warnings
 import pytest
 import torch
 
-from cases import CASES, CASES_BY_NAME, SampleInput
 from conftest import DEVICES
 from refimpl.testing import assert_close
+from registry import CASES, CASES_BY_NAME, SampleInput
 
 
 def _params():

@@ -6,7 +6,7 @@ import re
 import tomllib
 
 import refimpl
-from cases import ROOT_PACKAGE
+from registry import ROOT_PACKAGE
 
 ROOT = ROOT_PACKAGE.parent
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cases import CASES
+from registry import CASES
 
 FORBIDDEN = {
     # every torch.nn.functional loss and the aten ops behind them

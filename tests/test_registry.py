@@ -1,11 +1,13 @@
 """The registry is reviewed code: its generators cover every reduction and an edge sample with
 non-degenerate values, and each docstring formula has a hand-computed value that torch and refimpl give."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from cases import CASES
 from refimpl.testing import assert_close
+from registry import CASES
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -48,8 +50,15 @@ def test_docstring_formula_by_hand(case, impl, known):
     assert_close(case.implementation(impl)(*known.args, **known.kwargs), expected, f"{impl} {case.name} ({known.desc})")
 
 
-def test_every_case_is_listed_once_in_order():
-    from cases import _BY_NAME, ORDER
+def test_every_loss_has_one_record_in_the_order_of_the_book():
+    import re
 
-    assert sorted(ORDER) == sorted(_BY_NAME), "a case is missing from ORDER, or ORDER names an unknown loss"
-    assert len(ORDER) == len(set(ORDER))
+    from registry import ORDER, PARTS
+
+    assert len(ORDER) == len(set(ORDER)), "a loss has two records"
+    toc = (Path(__file__).resolve().parents[1] / "_toc.yml").read_text()
+    chapters = [(part, chapter) for part, chapter in re.findall(r"file: book/(\w+)/(\w+)", toc)]
+    recorded = [(case.part, case.chapter) for part in PARTS for case in part.CASES]
+    assert recorded == [c for c in chapters if c in recorded], "the registry's order is not the book's (_toc.yml)"
+    for part in PARTS:
+        assert all(case.part == part.__name__.split(".")[-1] for case in part.CASES), f"a record in the wrong part: {part}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _run_record import RECORD, RunRecorder
 
-from cases import ORDER
+from registry import ORDER
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book" / "_ext"))

@@ -3,7 +3,7 @@
 soft_margin_loss: torch evaluates log1p(exp(z)), z = -y x, which is inf (with a NaN gradient) once exp(z)
 overflows, beyond ``OVERFLOW_AT[dtype]`` (88.72 in float32, 709.78 in float64, 11.09 in float16). refimpl
 evaluates the stable softplus max(z, 0) + log1p(exp(-|z|)). The samples of
-``cases_soft_margin.soft_margin_overflow_samples`` sit beyond that threshold, so they are not in the parity
+``registry.classification.soft_margin_overflow_samples`` sit beyond that threshold, so they are not in the parity
 test: here refimpl's value and gradient must equal the exact ones (computed with mpmath at 50 digits from the
 same inputs, then rounded to the dtype), torch must still overflow there (else the samples belong in the
 parity test), and on the elements where torch is finite the two must agree.
@@ -17,12 +17,12 @@ import mpmath
 import pytest
 import torch
 import torch.nn.functional as F
-from cases_core import FLOATING
-from cases_soft_margin import OVERFLOW_AT, soft_margin_overflow_samples
 
 import refimpl.functional as RF
 from conftest import DEVICES
 from refimpl.testing import assert_close, tolerances
+from registry.classification import OVERFLOW_AT, soft_margin_overflow_samples
+from registry.core import FLOATING
 
 
 def _exact_soft_margin(x: torch.Tensor, y: torch.Tensor, reduction: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,8 +1,8 @@
 """The registry's building blocks: sample, error, module and known-value records, and ``LossCase``.
 
 A case wires a loss's torch and refimpl callables to its sample generator, error generator, module
-constructor arguments and dtypes. The cases themselves live in ``cases_<part>.py``, one file per part of
-the book, and ``cases.py`` gathers them in the order of the architecture table.
+constructor arguments and dtypes. The records themselves live in ``registry/<part>.py``, one module per part
+of the book, and ``registry/__init__.py`` gathers them in the order of the book.
 
 Samples aim at the math: every reduction, every option, the kinks and thresholds, ties, broadcasting,
 empty batches, 0-dim and K-dimensional inputs, non-finite values, legacy arguments. Each has a ``desc``
@@ -84,14 +84,71 @@ class ErrorInput:
 
 
 ERROR_CATEGORIES = ("shape", "dtype", "index", "value", "reduction", "device", "requires_grad", "other")
-_DTYPE_WORDS = ("int64", "int32", "uint8", "bool", "complex", "float16", "bfloat16", "float64", "float32", "half",
-                "-list", "list-", "-str", "str-", "=None", "-None", "-int", "-float", "float-", "int-", "dtype")
-_INDEX_WORDS = ("out-of-range", "target-negative", "target-minus-100", "target-minus-2", "target-equal-C", "blank>=C",
-                "blank-negative")
-_SHAPE_FIRST_WORDS = ("-D", "dim", "1d", "2d", "3d", "0d", "wrong-size", "wrong-length", "in-features", "batch-size",
-                      "mismatch")
-_SHAPE_WORDS = ("shape", "size", "broadcast", "mismatch", "-D", "dim", "rank", "(", "enlarges", "wrong-batch",
-                "wrong-width", "empty", "C=0", "T=0", "short", "unbatched", "batch", "too-")
+_DTYPE_WORDS = (
+    "int64",
+    "int32",
+    "uint8",
+    "bool",
+    "complex",
+    "float16",
+    "bfloat16",
+    "float64",
+    "float32",
+    "half",
+    "-list",
+    "list-",
+    "-str",
+    "str-",
+    "=None",
+    "-None",
+    "-int",
+    "-float",
+    "float-",
+    "int-",
+    "dtype",
+)
+_INDEX_WORDS = (
+    "out-of-range",
+    "target-negative",
+    "target-minus-100",
+    "target-minus-2",
+    "target-equal-C",
+    "blank>=C",
+    "blank-negative",
+)
+_SHAPE_FIRST_WORDS = (
+    "-D",
+    "dim",
+    "1d",
+    "2d",
+    "3d",
+    "0d",
+    "wrong-size",
+    "wrong-length",
+    "in-features",
+    "batch-size",
+    "mismatch",
+)
+_SHAPE_WORDS = (
+    "shape",
+    "size",
+    "broadcast",
+    "mismatch",
+    "-D",
+    "dim",
+    "rank",
+    "(",
+    "enlarges",
+    "wrong-batch",
+    "wrong-width",
+    "empty",
+    "C=0",
+    "T=0",
+    "short",
+    "unbatched",
+    "batch",
+    "too-",
+)
 
 
 def infer_category(error: "ErrorInput") -> str:

@@ -14,7 +14,8 @@ accepts ``targets`` and the lengths on the CPU next to CUDA ``log_probs`` (cuDNN
 import inspect
 
 import torch
-from cases_core import ErrorInput, LossCase
+
+from .core import ErrorInput, LossCase
 
 ACCEPTS_MIXED_DEVICES = {"ctc_loss": "torch accepts CPU targets and lengths next to CUDA log_probs"}
 
@@ -32,6 +33,17 @@ def device_errors(case: LossCase) -> list[ErrorInput]:
     for sample in case.samples("cpu", torch.float32):
         if len(sample.args) >= 2 and _mixable(sample.args[0]) and _mixable(sample.args[1]):
             args = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in sample.args)
-            return [ErrorInput(f"{parameters[1]}-on-another-device-({sample.desc})", args, dict(sample.kwargs),
-                               RuntimeError, "device", parameters[1], category="device", device="cuda", move=(1,))]
+            return [
+                ErrorInput(
+                    f"{parameters[1]}-on-another-device-({sample.desc})",
+                    args,
+                    dict(sample.kwargs),
+                    RuntimeError,
+                    "device",
+                    parameters[1],
+                    category="device",
+                    device="cuda",
+                    move=(1,),
+                )
+            ]
     return []
