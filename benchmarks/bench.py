@@ -45,6 +45,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -52,204 +53,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import refimpl.fast as FAST
 import refimpl.functional as RF
 import refimpl.nn as RN
+from refimpl.guide.inputs import typical_inputs
 from refimpl.testing import torch_functional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from registry import CASES, CASES_BY_NAME  # noqa: E402  (the losses, their torch modules: tests/registry/)
 
 SIZES = {"small": (64, 16), "large": (4096, 1024)}  # (N, D): latency and throughput
 
 
-def _generator() -> torch.Generator:
-    return torch.Generator().manual_seed(0)
-
-
-def regression_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    x = torch.randn(n, d, generator=generator).to(device)
-    y = torch.randn(n, d, generator=generator).to(device)
-    return (x, y), {}
-
-
-def probability_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    p = torch.rand(n, d, generator=generator).clamp(1e-3, 1 - 1e-3).to(device)
-    y = torch.rand(n, d, generator=generator).to(device)
-    return (p, y), {}
-
-
-def logit_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    z = (3 * torch.randn(n, d, generator=generator)).to(device)
-    y = torch.rand(n, d, generator=generator).round().to(device)
-    return (z, y), {}
-
-
-def signed_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    z = (3 * torch.randn(n, d, generator=generator)).to(device)
-    y = (2 * torch.rand(n, d, generator=generator).round() - 1).to(device)
-    return (z, y), {}
-
-
-def class_index_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    z = (3 * torch.randn(n, c, generator=generator)).to(device)
-    y = torch.randint(0, c, (n,), generator=generator).to(device)
-    return (z, y), {}
-
-
-def log_probability_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    z = torch.randn(n, c, generator=generator)
-    log_p = z - z.logsumexp(1, keepdim=True)
-    y = torch.randint(0, c, (n,), generator=generator)
-    return (log_p.to(device), y.to(device)), {}
-
-
-def kl_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    z, t = torch.randn(n, c, generator=generator), torch.randn(n, c, generator=generator)
-    return ((z - z.logsumexp(1, keepdim=True)).to(device), (t - t.logsumexp(1, keepdim=True)).exp().to(device)), {}
-
-
-def count_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    x = torch.randn(n, d, generator=generator).to(device)
-    y = torch.poisson(torch.full((n, d), 3.0), generator=generator).to(device)
-    return (x, y), {}
-
-
-def gaussian_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    x, y = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
-    var = torch.rand(n, d, generator=generator) + 0.1
-    return (x.to(device), y.to(device), var.to(device)), {}
-
-
-def pair_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    """Two score tensors and a +-1 target per element (margin ranking)."""
-    generator = _generator()
-    x1, x2 = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
-    y = 2 * torch.rand(n, d, generator=generator).round() - 1
-    return (x1.to(device), x2.to(device), y.to(device)), {}
-
-
-def embedding_pair_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    """Two batches of embeddings and a +-1 target per row (cosine embedding)."""
-    generator = _generator()
-    x1, x2 = torch.randn(n, d, generator=generator), torch.randn(n, d, generator=generator)
-    y = 2 * torch.rand(n, generator=generator).round() - 1
-    return (x1.to(device), x2.to(device), y.to(device)), {}
-
-
-def triplet_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    generator = _generator()
-    a, p, m = (torch.randn(n, d, generator=generator).to(device) for _ in range(3))
-    return (a, p, m), {}
-
-
-def multilabel_index_inputs(n: int, c: int, device: str) -> tuple[tuple, dict]:
-    """Scores and, per row, 5 label indices followed by -1 padding (multilabel margin; at most 100 classes)."""
-    generator = _generator()
-    c = min(c, 100)
-    x = torch.randn(n, c, generator=generator)
-    y = torch.full((n, c), -1, dtype=torch.long)
-    y[:, :5] = torch.randint(0, c, (n, 5), generator=generator)
-    return (x.to(device), y.to(device)), {}
-
-
-def ctc_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    """Log-probabilities (T, N, C) from a log-softmax and padded targets. The large size is the issue's
-    realistic one (T = 50, N = 16, C = 20, S = 10); the small one a quarter of it in each dimension."""
-    t, batch, c, s = (50, 16, 20, 10) if n >= 1024 else (12, 4, 5, 3)
-    generator = _generator()
-    z = torch.randn(t, batch, c, generator=generator)
-    log_probs = z - z.logsumexp(2, keepdim=True)
-    targets = torch.randint(1, c, (batch, s), generator=generator)
-    lengths = (torch.full((batch,), t, dtype=torch.long), torch.full((batch,), s, dtype=torch.long))
-    return (log_probs.to(device), targets.to(device), lengths[0].to(device), lengths[1].to(device)), {}
-
-
-def linear_projection_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    """Hidden states (N, d), an output projection (C, d) with C = 8 d, and class targets: the large-vocabulary
-    shape of linear_cross_entropy, through torch's chunked path (``options=LinearCrossEntropyOptions()``)."""
-    n, d = (2048, 256) if n >= 1024 else (64, 16)
-    generator = _generator()
-    x = torch.randn(n, d, generator=generator).to(device)
-    w = (torch.randn(8 * d, d, generator=generator) / d**0.5).to(device)
-    y = torch.randint(0, 8 * d, (n,), generator=generator).to(device)
-    return (x, w, y), {"options": torch.nn.LinearCrossEntropyOptions()}
-
-
-def adaptive_inputs(n: int, d: int, device: str) -> tuple[tuple, dict]:
-    """Hidden states, Zipf-distributed targets over C classes and the weights of an adaptive softmax with
-    cutoffs [C/10, C/2] and div_value 4 (head, then each tail's projection and output layer)."""
-    n, d, c = (4096, 256, 20000) if n >= 1024 else (64, 16, 200)
-    cutoffs = [c // 10, c // 2]
-    generator = _generator()
-    x = torch.randn(n, d, generator=generator)
-    ranks = torch.arange(1, c + 1, dtype=torch.float64)
-    y = torch.multinomial(1 / ranks, n, replacement=True, generator=generator)
-    weights = [torch.randn(cutoffs[0] + 2, d, generator=generator) / d**0.5]
-    for i, (low, high) in enumerate(zip(cutoffs, [*cutoffs[1:], c], strict=True)):
-        hidden = d // 4 ** (i + 1)
-        weights += [torch.randn(hidden, d, generator=generator) / d**0.5,
-                    torch.randn(high - low, hidden, generator=generator) / hidden**0.5]
-    return (x.to(device), y.to(device), *(w.to(device) for w in weights)), {}
-
-
-BENCHMARKS: dict[str, tuple[Callable, dict]] = {
-    # loss name: (input maker, keyword arguments); the first positional tensor is differentiated
-    "l1_loss": (regression_inputs, {}),
-    "mse_loss": (regression_inputs, {}),
-    "huber_loss": (regression_inputs, {"delta": 0.5}),
-    "smooth_l1_loss": (regression_inputs, {"beta": 0.5}),
-    "poisson_nll_loss": (count_inputs, {}),
-    "gaussian_nll_loss": (gaussian_inputs, {}),
-    "kl_div": (kl_inputs, {"reduction": "batchmean"}),
-    "binary_cross_entropy": (probability_inputs, {}),
-    "binary_cross_entropy_with_logits": (logit_inputs, {}),
-    "nll_loss": (log_probability_inputs, {}),
-    "cross_entropy": (class_index_inputs, {}),
-    "soft_margin_loss": (signed_inputs, {}),
-    "multilabel_soft_margin_loss": (logit_inputs, {}),
-    "hinge_embedding_loss": (signed_inputs, {}),
-    "margin_ranking_loss": (pair_inputs, {"margin": 0.1}),
-    "multi_margin_loss": (class_index_inputs, {}),
-    "multilabel_margin_loss": (multilabel_index_inputs, {}),
-    "cosine_embedding_loss": (embedding_pair_inputs, {"margin": 0.2}),
-    "triplet_margin_loss": (triplet_inputs, {}),
-    "triplet_margin_with_distance_loss": (triplet_inputs, {}),
-    "adaptive_log_softmax": (adaptive_inputs, {}),
-    "linear_cross_entropy": (linear_projection_inputs, {}),
-    "ctc_loss": (ctc_inputs, {}),
-}
-
-
-MODULES: dict[str, str] = {
-    # loss name: the torch.nn (and refimpl.nn) class; the options above are its constructor's keyword arguments
-    "l1_loss": "L1Loss",
-    "mse_loss": "MSELoss",
-    "huber_loss": "HuberLoss",
-    "smooth_l1_loss": "SmoothL1Loss",
-    "poisson_nll_loss": "PoissonNLLLoss",
-    "gaussian_nll_loss": "GaussianNLLLoss",
-    "kl_div": "KLDivLoss",
-    "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "nll_loss": "NLLLoss",
-    "cross_entropy": "CrossEntropyLoss",
-    "soft_margin_loss": "SoftMarginLoss",
-    "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
-    "hinge_embedding_loss": "HingeEmbeddingLoss",
-    "margin_ranking_loss": "MarginRankingLoss",
-    "multi_margin_loss": "MultiMarginLoss",
-    "multilabel_margin_loss": "MultiLabelMarginLoss",
-    "cosine_embedding_loss": "CosineEmbeddingLoss",
-    "triplet_margin_loss": "TripletMarginLoss",
-    "triplet_margin_with_distance_loss": "TripletMarginWithDistanceLoss",
-    "adaptive_log_softmax": "AdaptiveLogSoftmaxWithLoss",
-    "linear_cross_entropy": "LinearCrossEntropyLoss",
-    "ctc_loss": "CTCLoss",
-}
 KINDS = ("functional", "module")
 
 
@@ -262,7 +74,7 @@ class ModuleLoss:
     """
 
     def __init__(self, namespace: object, name: str, args: tuple, kwargs: dict, device: str):
-        module_class = getattr(namespace, MODULES[name])
+        module_class = getattr(namespace, CASES_BY_NAME[name].torch_module.__name__)
         self.inputs, weights = range(len(args)), ()  # which positional inputs the module takes; its weights
         if name == "adaptive_log_softmax":
             x, _, head, *tails = args
@@ -324,9 +136,7 @@ def compiled(name: str) -> Callable:
 
 def contenders(name: str, kind: str, size: str, device: str) -> tuple[dict[str, Callable], tuple, dict]:
     """``({contender: callable}, positional inputs, keyword arguments)`` of one loss, kind and size."""
-    make_inputs, options = BENCHMARKS[name]
-    args, extra = make_inputs(*SIZES[size], device)
-    kwargs = {**options, **extra}
+    args, kwargs = typical_inputs(name, *SIZES[size], device=device)
     if kind == "functional":
         functions = {"torch": torch_functional(name), "refimpl": getattr(RF, name), "compiled": compiled(name),
                      "fast": getattr(FAST, name)}
@@ -486,7 +296,7 @@ def main() -> None:
     if options.threads:
         torch.set_num_threads(options.threads)
     devices = options.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    names = options.loss or list(BENCHMARKS)
+    names = options.loss or [case.name for case in CASES]
     kinds = options.kind or ["functional"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc {options.malloc}, median of "
           f"{options.repeats}, forward + backward; ratios to torch")

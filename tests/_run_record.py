@@ -142,8 +142,12 @@ def _loss_params(item) -> tuple[str, str, str, bool] | None:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--write-run-record", action="store_true", default=False,
-                     help=f"after a complete, passing run of the registry tests, write {RECORD.name} (tracked)")
+    parser.addoption(
+        "--write-run-record",
+        action="store_true",
+        default=False,
+        help=f"after a complete, passing run of the registry tests, write {RECORD.name} (tracked)",
+    )
 
 
 def pytest_configure(config):

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, settings
 
 # hypothesis (tests/test_fuzz.py): HYPOTHESIS_PROFILE=ci (default: few examples, reproducible) or =long
 _FUZZ_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.differing_executors]
-settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True, database=None,
-                          suppress_health_check=_FUZZ_SUPPRESS)
+settings.register_profile(
+    "ci", max_examples=50, deadline=None, derandomize=True, database=None, suppress_health_check=_FUZZ_SUPPRESS
+)
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_SUPPRESS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

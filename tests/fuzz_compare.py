@@ -48,8 +48,9 @@ def outcome(fn: Callable, args: tuple, kwargs: dict, wrt: tuple, grad_seed: int 
     return ("ok", value.detach() if isinstance(value, Tensor) else value, grads)
 
 
-def assert_same_outcome(actual, expected, what: str, slack: float = 1.0, tol_dtype: torch.dtype | None = None,
-                        input_scale: float = 1.0) -> None:
+def assert_same_outcome(
+    actual, expected, what: str, slack: float = 1.0, tol_dtype: torch.dtype | None = None, input_scale: float = 1.0
+) -> None:
     """The two outcomes agree: the same exception type at the same stage, or the same value and gradients.
     Tolerances are those of the result's dtype (or ``tol_dtype``: a float64 result computed from float32 inputs
     carries float32 rounding; the looser of the two), times ``slack``. Gradients' absolute tolerance grows with
@@ -62,8 +63,9 @@ def assert_same_outcome(actual, expected, what: str, slack: float = 1.0, tol_dty
     _, value, grads = actual
     _, expected_value, expected_grads = expected
     rtol, atol = _tolerances(expected_value.dtype, tol_dtype, slack)
-    torch.testing.assert_close(value, expected_value, rtol=rtol, atol=atol, equal_nan=True,
-                               msg=lambda m: f"{what} value: {m}")
+    torch.testing.assert_close(
+        value, expected_value, rtol=rtol, atol=atol, equal_nan=True, msg=lambda m: f"{what} value: {m}"
+    )
     for w, e in expected_grads.items():
         a = grads.get(w)
         if e is None or a is None:
@@ -75,8 +77,9 @@ def assert_same_outcome(actual, expected, what: str, slack: float = 1.0, tol_dty
         # mean's weight gradient cancels terms of the loss's size): absolute error scales with them
         finite = torch.cat([t[t.isfinite()].abs().double().reshape(-1) for t in (e, expected_value)])
         scale = max(input_scale, float(finite.max())) if finite.numel() else input_scale
-        torch.testing.assert_close(a, e, rtol=rtol, atol=atol * scale, equal_nan=True,
-                                   msg=lambda m, w=w: f"{what} gradient of {w!r}: {m}")
+        torch.testing.assert_close(
+            a, e, rtol=rtol, atol=atol * scale, equal_nan=True, msg=lambda m, w=w: f"{what} gradient of {w!r}: {m}"
+        )
 
 
 def _tolerances(dtype: torch.dtype, tol_dtype: torch.dtype | None, slack: float) -> tuple[float, float]:
@@ -88,6 +91,9 @@ def _tolerances(dtype: torch.dtype, tol_dtype: torch.dtype | None, slack: float)
 
 def largest_finite(*values) -> float:
     """max(1, the largest finite magnitude among the floating point tensors in ``values``)."""
-    found = [v[v.isfinite()].abs().max().item() for v in values
-             if isinstance(v, Tensor) and v.is_floating_point() and v.isfinite().any()]
+    found = [
+        v[v.isfinite()].abs().max().item()
+        for v in values
+        if isinstance(v, Tensor) and v.is_floating_point() and v.isfinite().any()
+    ]
     return max([1.0, *found])

@@ -119,28 +119,39 @@ def figures() -> list[dict]:
     for case in CASES:
         ran = refusals(case)
         source, dtypes = dtypes_per_device(case)
-        rows.append(dict(
-            name=case.name, parity=parity_calls(case), samples=len(case.samples("cpu", torch.float64)),
-            bad=len(ran), run=sum(r.runnable for r in ran), same=sum(r.same_type for r in ran),
-            not_run=sum(not r.runnable for r in ran),
-            categories={c: sum(r.error.category == c for r in ran) for c in ERROR_CATEGORIES},
-            dtypes=dtypes, dtype_source=source,
-        ))
+        rows.append(
+            dict(
+                name=case.name,
+                parity=parity_calls(case),
+                samples=len(case.samples("cpu", torch.float64)),
+                bad=len(ran),
+                run=sum(r.runnable for r in ran),
+                same=sum(r.same_type for r in ran),
+                not_run=sum(not r.runnable for r in ran),
+                categories={c: sum(r.error.category == c for r in ran) for c in ERROR_CATEGORIES},
+                dtypes=dtypes,
+                dtype_source=source,
+            )
+        )
     return rows
 
 
 def _run_record_text() -> str:
     if not RUN_RECORD.exists():
-        return ("No full test run is recorded yet (`python tests/report.py --record` writes "
-                "`book/_data/test_run.json` after a complete, passing run of the registry tests).")
+        return (
+            "No full test run is recorded yet (`python tests/report.py --record` writes "
+            "`book/_data/test_run.json` after a complete, passing run of the registry tests)."
+        )
     record = json.loads(RUN_RECORD.read_text())
     losses = record.get("losses", {})
     passed = sum(v.get("passed", 0) for v in losses.values())
     skipped = sum(v.get("skipped", 0) for v in losses.values())
     devices = ", ".join(record.get("devices", [])) or "none"
-    return (f"Last full test run ({record.get('date', 'date unknown')}, torch {record.get('torch', '?')}, "
-            f"Python {record.get('python', '?')}): {passed} registry tests passed and {skipped} were skipped over "
-            f"{len(losses)} losses; parity held on: {devices}.")
+    return (
+        f"Last full test run ({record.get('date', 'date unknown')}, torch {record.get('torch', '?')}, "
+        f"Python {record.get('python', '?')}): {passed} registry tests passed and {skipped} were skipped over "
+        f"{len(losses)} losses; parity held on: {devices}."
+    )
 
 
 def render(rows: list[dict]) -> str:
@@ -160,7 +171,8 @@ def render(rows: list[dict]) -> str:
     sources = sorted({row["dtype_source"] for row in rows})
     summary = [
         f"{len(rows)} losses; {total['samples']} parity samples (float64), "
-        + "; ".join(f"{calls[d]} parity calls on {d}" for d in devices) + ".",
+        + "; ".join(f"{calls[d]} parity calls on {d}" for d in devices)
+        + ".",
         f"{total['bad']} malformed calls: torch and refimpl refused {total['same']} of the {total['run']} run on "
         f"this machine with the same exception type; {total['not_run']} need a CUDA device this machine lacks (without "
         "one, tests/test_errors.py mixes CPU with meta tensors instead, where torch refuses that too).",
@@ -191,8 +203,18 @@ def record_run() -> None:
 
     from _run_record import REGISTRY_MODULES
 
-    command = [sys.executable, "-m", "pytest", *(f"tests/{name}" for name in REGISTRY_MODULES), "-q",
-               "-p", "no:cacheprovider", "-p", "no:xdist", "--write-run-record"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *(f"tests/{name}" for name in REGISTRY_MODULES),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "--write-run-record",
+    ]
     print("$", " ".join(command[1:]), flush=True)
     subprocess.run(command, cwd=ROOT, check=True)
 

@@ -18,8 +18,17 @@ from registry import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = [
-    "When to use it", "Definition", "Derivation", "Gradient", "Plots", "Reference implementation",
-    "Checked against torch.nn", "Pros and cons", "Pitfalls", "Exercises", "References",
+    "When to use it",
+    "Definition",
+    "Derivation",
+    "Gradient",
+    "Plots",
+    "Reference implementation",
+    "Checked against torch.nn",
+    "Pros and cons",
+    "Pitfalls",
+    "Exercises",
+    "References",
 ]
 
 
@@ -78,8 +87,12 @@ EXERCISE_KINDS = ("Implementation", "Derivation", "Experiment")
 
 
 def _exercise_titles(nb: dict) -> list[str]:
-    return [match.group(1).strip() for cell in nb["cells"] if cell["cell_type"] == "markdown"
-            for match in re.finditer(r"^```\{exercise\}\s*(.*)$", "".join(cell["source"]), re.M)]
+    return [
+        match.group(1).strip()
+        for cell in nb["cells"]
+        if cell["cell_type"] == "markdown"
+        for match in re.finditer(r"^```\{exercise\}\s*(.*)$", "".join(cell["source"]), re.M)
+    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.chapter)
@@ -96,14 +109,22 @@ def test_chapter_has_exercises_of_every_kind(case):
 
 def _printed(nb: dict) -> str:
     """Everything the chapter's code cells printed, as stored."""
-    return "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
-                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    return "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
 
 
 def _defined_in(module) -> list:
     """The functions and classes a module defines itself (not those it imports)."""
-    return [obj for _, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o))
-            if obj.__module__ == module.__name__]
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o))
+        if obj.__module__ == module.__name__
+    ]
 
 
 def _readable_listing(case) -> list:

@@ -50,7 +50,8 @@ def _torch_defaults(name: str) -> dict:
     else:
         signature, skip = inspect.signature(getattr(TF, name)), LEGACY
     return {
-        key: p.default for key, p in signature.parameters.items()
+        key: p.default
+        for key, p in signature.parameters.items()
         if p.default is not inspect.Parameter.empty and key not in skip
     }
 
@@ -80,12 +81,20 @@ def test_midpoint_gap_finds_a_non_convex_function_and_accepts_a_convex_one():
 
 # what each measured card's statistic must say (a phrase of card.statistic), checked by fitting a constant
 STATISTIC_PHRASES = {
-    "l1_loss": "median", "mse_loss": "mean", "huber_loss": "between median and mean",
-    "smooth_l1_loss": "between median and mean", "poisson_nll_loss": "log of the mean",
-    "gaussian_nll_loss": "mean", "kl_div": "mean target distribution",
-    "binary_cross_entropy": "mean of the targets", "binary_cross_entropy_with_logits": "logit of the mean",
-    "nll_loss": "log class frequencies", "cross_entropy": "class frequencies", "soft_margin_loss": "logit of P(y = +1)",
-    "multilabel_soft_margin_loss": "logit of each label's frequency", "multi_margin_loss": "mode",
+    "l1_loss": "median",
+    "mse_loss": "mean",
+    "huber_loss": "between median and mean",
+    "smooth_l1_loss": "between median and mean",
+    "poisson_nll_loss": "log of the mean",
+    "gaussian_nll_loss": "mean",
+    "kl_div": "mean target distribution",
+    "binary_cross_entropy": "mean of the targets",
+    "binary_cross_entropy_with_logits": "logit of the mean",
+    "nll_loss": "log class frequencies",
+    "cross_entropy": "class frequencies",
+    "soft_margin_loss": "logit of P(y = +1)",
+    "multilabel_soft_margin_loss": "logit of each label's frequency",
+    "multi_margin_loss": "mode",
 }
 
 

@@ -25,12 +25,15 @@ MISUSE_SAMPLES = {
 
 
 def _expected_codes(name: str, desc: str) -> list[str]:
-    return next((codes for (loss, prefix), codes in MISUSE_SAMPLES.items()
-                 if loss == name and desc.startswith(prefix)), [])
+    return next(
+        (codes for (loss, prefix), codes in MISUSE_SAMPLES.items() if loss == name and desc.startswith(prefix)), []
+    )
 
 
-@pytest.mark.parametrize("case, dtype", [pytest.param(case, dtype, id=f"{case.name}-{str(dtype)[6:]}")
-                                          for case in CASES for dtype in case.dtypes["cpu"]])
+@pytest.mark.parametrize(
+    "case, dtype",
+    [pytest.param(case, dtype, id=f"{case.name}-{str(dtype)[6:]}") for case in CASES for dtype in case.dtypes["cpu"]],
+)
 def test_registry_samples_give_only_their_known_misuse(case, dtype):
     found, expected = {}, {}
     for sample in case.samples("cpu", dtype):
@@ -76,75 +79,130 @@ def _codes(*args, **kwargs) -> list[str]:
 
 MISTAKES = {
     "softmax-into-cross_entropy": (
-        lambda: ("cross_entropy", _logits(N, C).softmax(1), _classes(N)), {}, ["probabilities-as-logits"]),
+        lambda: ("cross_entropy", _logits(N, C).softmax(1), _classes(N)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "softmax-into-cross_entropy-K-dim": (
-        lambda: ("cross_entropy", _logits(4, C, 8, 8).softmax(1), _classes(4, 8, 8)), {},
-        ["probabilities-as-logits"]),
+        lambda: ("cross_entropy", _logits(4, C, 8, 8).softmax(1), _classes(4, 8, 8)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "softmax-into-cross_entropy-unbatched": (
-        lambda: ("cross_entropy", _logits(C).softmax(0), torch.tensor(3)), {}, ["probabilities-as-logits"]),
+        lambda: ("cross_entropy", _logits(C).softmax(0), torch.tensor(3)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "softmax-into-cross_entropy-bfloat16": (
-        lambda: ("cross_entropy", _logits(N, C).bfloat16().softmax(1), _classes(N)), {}, ["probabilities-as-logits"]),
+        lambda: ("cross_entropy", _logits(N, C).bfloat16().softmax(1), _classes(N)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "softmax-into-cross_entropy-1000-classes": (
-        lambda: ("cross_entropy", _logits(N, 1000).softmax(1), torch.randint(0, 1000, (N,), generator=_gen(1))), {},
-        ["probabilities-as-logits"]),
+        lambda: ("cross_entropy", _logits(N, 1000).softmax(1), torch.randint(0, 1000, (N,), generator=_gen(1))),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "sigmoid-into-bce_with_logits": (
-        lambda: ("binary_cross_entropy_with_logits", _logits(N, 1).sigmoid(), _labels01(N, 1)), {},
-        ["probabilities-as-logits"]),
+        lambda: ("binary_cross_entropy_with_logits", _logits(N, 1).sigmoid(), _labels01(N, 1)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "sigmoid-into-multilabel_soft_margin": (
-        lambda: ("multilabel_soft_margin_loss", _logits(N, C).sigmoid(), _labels01(N, C)), {},
-        ["probabilities-as-logits"]),
+        lambda: ("multilabel_soft_margin_loss", _logits(N, C).sigmoid(), _labels01(N, C)),
+        {},
+        ["probabilities-as-logits"],
+    ),
     "softmax-into-nll": (
-        lambda: ("nll_loss", _logits(N, C).softmax(1), _classes(N)), {}, ["probabilities-as-log-probabilities"]),
+        lambda: ("nll_loss", _logits(N, C).softmax(1), _classes(N)),
+        {},
+        ["probabilities-as-log-probabilities"],
+    ),
     "softmax-into-ctc": (
-        lambda: ("ctc_loss", _logits(12, 2, C).softmax(2), torch.tensor([[1, 2, 3], [4, 1, 1]]), [12, 12],
-                 [3, 3]), {}, ["probabilities-as-log-probabilities"]),
+        lambda: ("ctc_loss", _logits(12, 2, C).softmax(2), torch.tensor([[1, 2, 3], [4, 1, 1]]), [12, 12], [3, 3]),
+        {},
+        ["probabilities-as-log-probabilities"],
+    ),
     "probabilities-into-kl_div": (
-        lambda: ("kl_div", _logits(N, C).softmax(1), _logits(N, C, seed=3).softmax(1)), {"reduction": "batchmean"},
-        ["probabilities-as-log-probabilities"]),
+        lambda: ("kl_div", _logits(N, C).softmax(1), _logits(N, C, seed=3).softmax(1)),
+        {"reduction": "batchmean"},
+        ["probabilities-as-log-probabilities"],
+    ),
     "kl_div-arguments-swapped": (
         lambda: ("kl_div", _logits(N, C, seed=3).softmax(1), _logits(N, C).log_softmax(1)),
-        {"reduction": "batchmean"}, ["kl-div-arguments-swapped"]),
+        {"reduction": "batchmean"},
+        ["kl-div-arguments-swapped"],
+    ),
     "kl_div-log-target-without-flag": (
         lambda: ("kl_div", _logits(N, C).log_softmax(1), _logits(N, C, seed=3).log_softmax(1)),
-        {"reduction": "batchmean"}, ["log-probabilities-as-probabilities"]),
+        {"reduction": "batchmean"},
+        ["log-probabilities-as-probabilities"],
+    ),
     "float-indices-into-cross_entropy": (
-        lambda: ("cross_entropy", _logits(N, C), _classes(N).float()), {}, ["class-indices-as-float"]),
+        lambda: ("cross_entropy", _logits(N, C), _classes(N).float()),
+        {},
+        ["class-indices-as-float"],
+    ),
     "float-indices-into-cross_entropy-K-dim": (
-        lambda: ("cross_entropy", _logits(4, C, 8), _classes(4, 8).float()), {}, ["class-indices-as-float"]),
+        lambda: ("cross_entropy", _logits(4, C, 8), _classes(4, 8).float()),
+        {},
+        ["class-indices-as-float"],
+    ),
     "float-indices-into-nll": (
-        lambda: ("nll_loss", _logits(N, C).log_softmax(1), _classes(N).double()), {}, ["class-indices-as-float"]),
+        lambda: ("nll_loss", _logits(N, C).log_softmax(1), _classes(N).double()),
+        {},
+        ["class-indices-as-float"],
+    ),
     "float-indices-into-multi_margin": (
-        lambda: ("multi_margin_loss", _logits(N, C), _classes(N).float()), {}, ["class-indices-as-float"]),
-    "(N,1)-vs-(N,)-mse": (
-        lambda: ("mse_loss", _logits(N, 1), _logits(N, seed=4)), {}, ["silent-broadcast"]),
-    "(N,)-vs-(N,1)-l1": (
-        lambda: ("l1_loss", _logits(N), _logits(N, 1, seed=4)), {}, ["silent-broadcast"]),
-    "(N,1)-vs-(N,)-huber": (
-        lambda: ("huber_loss", _logits(N, 1), _logits(N, seed=4)), {}, ["silent-broadcast"]),
+        lambda: ("multi_margin_loss", _logits(N, C), _classes(N).float()),
+        {},
+        ["class-indices-as-float"],
+    ),
+    "(N,1)-vs-(N,)-mse": (lambda: ("mse_loss", _logits(N, 1), _logits(N, seed=4)), {}, ["silent-broadcast"]),
+    "(N,)-vs-(N,1)-l1": (lambda: ("l1_loss", _logits(N), _logits(N, 1, seed=4)), {}, ["silent-broadcast"]),
+    "(N,1)-vs-(N,)-huber": (lambda: ("huber_loss", _logits(N, 1), _logits(N, seed=4)), {}, ["silent-broadcast"]),
     "(N,1)-vs-(N,)-bce": (
-        lambda: ("binary_cross_entropy", _logits(N, 1).sigmoid(), _labels01(N)), {}, ["silent-broadcast"]),
+        lambda: ("binary_cross_entropy", _logits(N, 1).sigmoid(), _labels01(N)),
+        {},
+        ["silent-broadcast"],
+    ),
     "(N,1)-vs-(N,)-poisson_nll": (
-        lambda: ("poisson_nll_loss", _logits(N, 1), torch.poisson(torch.full((N,), 3.0), generator=_gen(6))), {},
-        ["silent-broadcast"]),
+        lambda: ("poisson_nll_loss", _logits(N, 1), torch.poisson(torch.full((N,), 3.0), generator=_gen(6))),
+        {},
+        ["silent-broadcast"],
+    ),
     "(N,1)-vs-(N,)-gaussian_nll": (
-        lambda: ("gaussian_nll_loss", _logits(N, 1), _logits(N, seed=4), torch.ones(N, 1)), {},
-        ["silent-broadcast"]),
+        lambda: ("gaussian_nll_loss", _logits(N, 1), _logits(N, seed=4), torch.ones(N, 1)),
+        {},
+        ["silent-broadcast"],
+    ),
     "(N,1)-vs-(N,)-hinge_embedding": (
-        lambda: ("hinge_embedding_loss", _logits(N, 1).abs(), 2 * _labels01(N) - 1), {}, ["silent-broadcast"]),
+        lambda: ("hinge_embedding_loss", _logits(N, 1).abs(), 2 * _labels01(N) - 1),
+        {},
+        ["silent-broadcast"],
+    ),
     "0/1-labels-hinge_embedding": (
-        lambda: ("hinge_embedding_loss", _logits(N).abs(), _labels01(N)), {}, ["zero-one-labels"]),
-    "0/1-labels-soft_margin": (
-        lambda: ("soft_margin_loss", _logits(N), _labels01(N)), {}, ["zero-one-labels"]),
+        lambda: ("hinge_embedding_loss", _logits(N).abs(), _labels01(N)),
+        {},
+        ["zero-one-labels"],
+    ),
+    "0/1-labels-soft_margin": (lambda: ("soft_margin_loss", _logits(N), _labels01(N)), {}, ["zero-one-labels"]),
     "0/1-labels-margin_ranking": (
-        lambda: ("margin_ranking_loss", _logits(N), _logits(N, seed=4), _labels01(N)), {}, ["zero-one-labels"]),
+        lambda: ("margin_ranking_loss", _logits(N), _logits(N, seed=4), _labels01(N)),
+        {},
+        ["zero-one-labels"],
+    ),
     "0/1-labels-cosine_embedding": (
-        lambda: ("cosine_embedding_loss", _logits(N, 8), _logits(N, 8, seed=4), _labels01(N)), {},
-        ["zero-one-labels"]),
-    "logits-into-bce": (
-        lambda: ("binary_cross_entropy", _logits(N), _labels01(N)), {}, ["logits-as-probabilities"]),
+        lambda: ("cosine_embedding_loss", _logits(N, 8), _logits(N, 8, seed=4), _labels01(N)),
+        {},
+        ["zero-one-labels"],
+    ),
+    "logits-into-bce": (lambda: ("binary_cross_entropy", _logits(N), _labels01(N)), {}, ["logits-as-probabilities"]),
     "sigmoid-twice-into-bce": (
-        lambda: ("binary_cross_entropy", _logits(N).sigmoid().sigmoid(), _labels01(N)), {},
-        ["sigmoid-applied-twice"]),
+        lambda: ("binary_cross_entropy", _logits(N).sigmoid().sigmoid(), _labels01(N)),
+        {},
+        ["sigmoid-applied-twice"],
+    ),
 }
 
 
@@ -178,8 +236,9 @@ def test_log_softmax_twice_is_harmless_so_nothing_fires():
     # log_softmax is idempotent (logsumexp of log-probabilities is 0): applying it twice changes nothing
     log_p = _logits(N, C).log_softmax(1)
     y = _classes(N)
-    torch.testing.assert_close(torch.nn.functional.nll_loss(log_p.log_softmax(1), y),
-                               torch.nn.functional.nll_loss(log_p, y))
+    torch.testing.assert_close(
+        torch.nn.functional.nll_loss(log_p.log_softmax(1), y), torch.nn.functional.nll_loss(log_p, y)
+    )
     assert _codes("nll_loss", log_p.log_softmax(1), y) == []
     assert _codes("cross_entropy", log_p, y) == []
 
@@ -189,38 +248,76 @@ CORRECT = {
     "cross_entropy-near-uniform-at-init": lambda: ("cross_entropy", _logits(N, C, scale=0.01), _classes(N)),
     "cross_entropy-probability-targets": lambda: ("cross_entropy", _logits(N, C), _logits(N, C, seed=3).softmax(1)),
     "cross_entropy-one-hot-float-targets": lambda: (
-        "cross_entropy", _logits(N, C), torch.nn.functional.one_hot(_classes(N), C).float()),
+        "cross_entropy",
+        _logits(N, C),
+        torch.nn.functional.one_hot(_classes(N), C).float(),
+    ),
     "cross_entropy-K-dim": lambda: ("cross_entropy", _logits(4, C, 8, 8), _classes(4, 8, 8)),
     "nll-log_softmax": lambda: ("nll_loss", _logits(N, C).log_softmax(1), _classes(N)),
     "nll-near-uniform-at-init": lambda: ("nll_loss", _logits(N, C, scale=0.01).log_softmax(1), _classes(N)),
     "bce_with_logits": lambda: ("binary_cross_entropy_with_logits", _logits(N, 1), _labels01(N, 1)),
     "bce_with_logits-small-logits-at-init": lambda: (
-        "binary_cross_entropy_with_logits", _logits(N, 1, scale=0.1), _labels01(N, 1)),
+        "binary_cross_entropy_with_logits",
+        _logits(N, 1, scale=0.1),
+        _labels01(N, 1),
+    ),
     "bce_with_logits-bias-at-class-prior": lambda: (
-        "binary_cross_entropy_with_logits", 0.4 + _logits(N, 1, scale=0.05), _labels01(N, 1)),
+        "binary_cross_entropy_with_logits",
+        0.4 + _logits(N, 1, scale=0.05),
+        _labels01(N, 1),
+    ),
     "bce-probabilities": lambda: ("binary_cross_entropy", _logits(N).sigmoid(), _labels01(N)),
     "bce-base-rate-model": lambda: ("binary_cross_entropy", (0.85 + _logits(N, scale=0.1)).sigmoid(), _labels01(N)),
     "bce-soft-labels": lambda: ("binary_cross_entropy", _logits(N).sigmoid(), _logits(N, seed=5).sigmoid()),
     "multilabel_soft_margin": lambda: ("multilabel_soft_margin_loss", _logits(N, C), _labels01(N, C)),
     "kl_div-log-probs-and-probs": lambda: (
-        "kl_div", _logits(N, C).log_softmax(1), _logits(N, C, seed=3).softmax(1), None, None, "batchmean"),
+        "kl_div",
+        _logits(N, C).log_softmax(1),
+        _logits(N, C, seed=3).softmax(1),
+        None,
+        None,
+        "batchmean",
+    ),
     "kl_div-log_target": lambda: (
-        "kl_div", _logits(N, C).log_softmax(1), _logits(N, C, seed=3).log_softmax(1), None, None, "batchmean", True),
+        "kl_div",
+        _logits(N, C).log_softmax(1),
+        _logits(N, C, seed=3).log_softmax(1),
+        None,
+        None,
+        "batchmean",
+        True,
+    ),
     "ctc-log_softmax": lambda: (
-        "ctc_loss", _logits(12, 2, C).log_softmax(2), torch.tensor([[1, 2, 3], [4, 1, 1]]), [12, 12], [3, 3]),
+        "ctc_loss",
+        _logits(12, 2, C).log_softmax(2),
+        torch.tensor([[1, 2, 3], [4, 1, 1]]),
+        [12, 12],
+        [3, 3],
+    ),
     "mse-same-shape": lambda: ("mse_loss", _logits(N, 1), _logits(N, 1, seed=4)),
     "mse-row-target-broadcast": lambda: ("mse_loss", _logits(N, C), _logits(C, seed=4)),
     "l1-scalar-target": lambda: ("l1_loss", _logits(N), torch.tensor(0.5)),
-    "gaussian_nll-per-row-var": lambda: ("gaussian_nll_loss", _logits(N, C), _logits(N, C, seed=4),
-                                         _logits(N, 1, seed=5).exp()),
-    "poisson_nll-counts": lambda: ("poisson_nll_loss", _logits(N), torch.poisson(torch.full((N,), 3.0),
-                                                                                 generator=_gen(6))),
+    "gaussian_nll-per-row-var": lambda: (
+        "gaussian_nll_loss",
+        _logits(N, C),
+        _logits(N, C, seed=4),
+        _logits(N, 1, seed=5).exp(),
+    ),
+    "poisson_nll-counts": lambda: (
+        "poisson_nll_loss",
+        _logits(N),
+        torch.poisson(torch.full((N,), 3.0), generator=_gen(6)),
+    ),
     "hinge_embedding-±1": lambda: ("hinge_embedding_loss", _logits(N).abs(), 2 * _labels01(N) - 1),
     "soft_margin-±1": lambda: ("soft_margin_loss", _logits(N), 2 * _labels01(N) - 1),
     "margin_ranking-±1": lambda: ("margin_ranking_loss", _logits(N), _logits(N, seed=4), 2 * _labels01(N) - 1),
     "margin_ranking-all-+1": lambda: ("margin_ranking_loss", _logits(N), _logits(N, seed=4), torch.ones(N)),
-    "cosine_embedding-±1": lambda: ("cosine_embedding_loss", _logits(N, 8), _logits(N, 8, seed=4),
-                                    2 * _labels01(N) - 1),
+    "cosine_embedding-±1": lambda: (
+        "cosine_embedding_loss",
+        _logits(N, 8),
+        _logits(N, 8, seed=4),
+        2 * _labels01(N) - 1,
+    ),
     "multi_margin-indices": lambda: ("multi_margin_loss", _logits(N, C), _classes(N)),
     "triplet_margin": lambda: ("triplet_margin_loss", _logits(N, 8), _logits(N, 8, seed=4), _logits(N, 8, seed=5)),
 }

@@ -37,6 +37,7 @@ def converted(case, sample: SampleInput, dtype: torch.dtype, device: str) -> tup
     """(args, kwargs, wrt) with floating point tensors converted to ``dtype`` and every tensor on ``device``;
     no gradients for non-floating dtypes (autograd refuses them), nor where the registry's sample in ``dtype``
     says why not (adaptive_log_softmax in float16: ulps of torch's half log-softmax backward, amplified)."""
+
     def convert(v):
         if not isinstance(v, torch.Tensor):
             return v
@@ -132,12 +133,20 @@ def test_every_loss_is_tried_in_mixed_precision(case):
         if dtype not in case.dtypes["cpu"]:
             continue
         half = str(dtype).removeprefix("torch.")
-        large = [s.desc.replace("torch.", "") for s in case.samples("cpu", dtype) if "large-input" in s.desc
-                 and max(a.numel() for a in s.args if isinstance(a, torch.Tensor)) >= LARGE]
+        large = [
+            s.desc.replace("torch.", "")
+            for s in case.samples("cpu", dtype)
+            if "large-input" in s.desc and max(a.numel() for a in s.args if isinstance(a, torch.Tensor)) >= LARGE
+        ]
         refused = refused_variants(case.name, case.torch_fn, "cpu", dtype)
         for reduction in REDUCTIONS:
             for first, rest in ((half, "float32"), ("float32", half)):
-                found = [d for d in large if d.endswith(reduction) and f"input-{first}-" in d
-                         and rest in d.removeprefix(f"large-input-{first}")]
+                found = [
+                    d
+                    for d in large
+                    if d.endswith(reduction)
+                    and f"input-{first}-" in d
+                    and rest in d.removeprefix(f"large-input-{first}")
+                ]
                 tried = [d for d, _, _ in refused if d.endswith(reduction) and f"input-{first}-" in d]
                 assert found or tried, f"{case.name}: no {reduction} sample with a {first} input and {rest} others"

@@ -42,12 +42,15 @@ def test_empty_batch_has_defined_values(name, dtype):
     assert getattr(F, name)(x, y, reduction="none").shape == (0,)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(p=3), "only p == 1 and p == 2 supported"),
-    (dict(p=0), "only p == 1 and p == 2 supported"),
-    (dict(weight=torch.ones(2, 5)), "MultiMarginLoss: expected weight to be None or 1D tensor, got 2D instead"),
-    (dict(weight=torch.tensor(1.0)), "MultiMarginLoss: expected weight to be None or 1D tensor, got 0D instead"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(p=3), "only p == 1 and p == 2 supported"),
+        (dict(p=0), "only p == 1 and p == 2 supported"),
+        (dict(weight=torch.ones(2, 5)), "MultiMarginLoss: expected weight to be None or 1D tensor, got 2D instead"),
+        (dict(weight=torch.tensor(1.0)), "MultiMarginLoss: expected weight to be None or 1D tensor, got 0D instead"),
+    ],
+)
 def test_multi_margin_module_constructor_checks_like_torch(kwargs, match):
     with pytest.raises(ValueError, match=match):
         torch.nn.MultiMarginLoss(**kwargs)
@@ -59,10 +62,14 @@ def test_multi_margin_module_accepts_p_2_float():
     assert RN.MultiMarginLoss(p=2.0).p == torch.nn.MultiMarginLoss(p=2.0).p == 2.0
 
 
-@pytest.mark.parametrize("call", [
-    lambda fn, x: fn.multi_margin_loss(x, torch.tensor([0, 2]), p=2),
-    lambda fn, x: fn.multilabel_margin_loss(x, torch.tensor([[0, -1, 0], [2, 1, -1]])),
-], ids=["multi_margin_loss", "multilabel_margin_loss"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda fn, x: fn.multi_margin_loss(x, torch.tensor([0, 2]), p=2),
+        lambda fn, x: fn.multilabel_margin_loss(x, torch.tensor([[0, -1, 0], [2, 1, -1]])),
+    ],
+    ids=["multi_margin_loss", "multilabel_margin_loss"],
+)
 def test_no_double_backward(call):
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     for fn in (F, RF):
@@ -82,5 +89,8 @@ def test_multilabel_margin_chunks_agree_with_torch(monkeypatch):
         expected = F.multilabel_margin_loss(leaf_torch, y, reduction=reduction)
         assert_close(actual, expected, "chunked value")
         v = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
-        assert_close(torch.autograd.grad(actual, leaf_ref, v)[0], torch.autograd.grad(expected, leaf_torch, v)[0],
-                     "chunked gradient")
+        assert_close(
+            torch.autograd.grad(actual, leaf_ref, v)[0],
+            torch.autograd.grad(expected, leaf_torch, v)[0],
+            "chunked gradient",
+        )

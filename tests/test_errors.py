@@ -34,44 +34,26 @@ def test_bad_input_raises_like_torch(case, impl, error):
     assert case.name in str(ref_exc), f"refimpl's message does not name the function: {ref_exc}"
 
 
-INDEX_LOSSES = {"nll_loss", "cross_entropy", "multi_margin_loss", "multilabel_margin_loss", "adaptive_log_softmax",
-                "linear_cross_entropy", "ctc_loss"}
-NO_REDUCTION = {"adaptive_log_softmax"}  # the module returns the mean loss and has no reduction argument
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_every_category_that_applies_is_covered(case):
-    """Each loss's table has a wrong shape, a wrong dtype, an invalid reduction, an out-of-range class index
-    where the loss takes indices, and the special cases the issue names."""
+    """Each loss's error table covers the kinds of malformed call its record declares (``error_categories``: a
+    wrong shape and dtype, an invalid reduction, a second device, an out-of-range class index where the loss
+    takes indices, a value outside the domain, a gradient torch refuses)."""
     categories = {error.category for error in case.errors()} | {error.category for error in device_errors(case)}
-    expected = {"shape", "dtype"} | ({"reduction"} - ({"reduction"} if case.name in NO_REDUCTION else set()))
-    if case.name in INDEX_LOSSES:
-        expected.add("index")
-    if case.name != "ctc_loss":
-        expected.add("device")
-    assert expected <= categories, f"{case.name} lacks {sorted(expected - categories)}"
-    descs = {error.desc for error in case.errors()}
-    if case.name == "gaussian_nll_loss":
-        assert any(e.category == "value" and "negative" in e.desc for e in case.errors()), "no negative variance"
-    if case.name == "ctc_loss":
-        assert "input_length>T" in descs, "no input length longer than the input"
-    if case.name in ("soft_margin_loss", "linear_cross_entropy"):  # torch rejects a gradient there (probed)
-        assert "requires_grad" in categories, f"{case.name} lacks a requires_grad entry"
+    assert case.error_categories <= categories, f"{case.name} lacks {sorted(case.error_categories - categories)}"
 
 
 # Without a GPU, a meta tensor stands in for the second device: torch refuses to mix it with CPU tensors.
-META_UNCHECKED = {
-    "linear_cross_entropy": "torch 2.13 accepts a meta tensor next to CPU tensors in linear_cross_entropy",
-    "adaptive_log_softmax": "torch fails first in nonzero, which has no meta kernel",
-}
 
 
 def _meta_params():
     for case in CASES:
         for error in device_errors(case):
-            marks = [pytest.mark.skip(reason=META_UNCHECKED[case.name])] if case.name in META_UNCHECKED else []
-            yield pytest.param(case, dataclasses.replace(error, device="meta"), id=f"{case.name}-{error.desc}",
-                               marks=marks)
+            reason = case.known_differences.get("meta-device")
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            yield pytest.param(
+                case, dataclasses.replace(error, device="meta"), id=f"{case.name}-{error.desc}", marks=marks
+            )
 
 
 @pytest.mark.parametrize("case, error", list(_meta_params()))

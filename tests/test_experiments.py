@@ -132,8 +132,9 @@ def embedding_recalls():
     data = ex.embedding_data(seed=0)
     recalls = {}
     for name, loss in (("contrastive", ex.PairContrastive(margin=2.0)), ("triplet", ex.RandomTriplets(margin=1.0))):
-        run = ex.train(ex.mlp(16, 32, 2), loss, data, steps=150, lr=0.01, seed=0, metric=ex.embedding_recall,
-                       eval_every=150)
+        run = ex.train(
+            ex.mlp(16, 32, 2), loss, data, steps=150, lr=0.01, seed=0, metric=ex.embedding_recall, eval_every=150
+        )
         recalls[name] = (run.metric_values[0], run.metric_values[-1])
     return recalls
 
@@ -146,6 +147,8 @@ def test_training_beats_the_untrained_embedding(embedding_recalls, name):
 
 def test_experiments_are_deterministic():
     data = ex.classification_data(seed=3)
-    first, second = (ex.train(ex.mlp(2, 8, 2), refimpl.nn.CrossEntropyLoss(), data, steps=5, lr=0.02, seed=1).losses
-                     for _ in range(2))
+    first, second = (
+        ex.train(ex.mlp(2, 8, 2), refimpl.nn.CrossEntropyLoss(), data, steps=5, lr=0.02, seed=1).losses
+        for _ in range(2)
+    )
     assert first == second

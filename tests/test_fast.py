@@ -3,8 +3,6 @@ functions' signatures, tuned where it pays and the readable function itself else
 errors, dtypes, layouts, fuzzing and purity are tested by the registry tests, over both implementations.)"""
 
 import ast
-import functools
-import importlib.util
 import inspect
 
 import pytest
@@ -12,7 +10,7 @@ import torch
 
 import refimpl.fast
 import refimpl.functional
-from registry import CASES, ORDER, ROOT_PACKAGE
+from registry import CASES, CASES_BY_NAME, ORDER, ROOT_PACKAGE
 
 
 def test_fast_has_every_loss_of_the_registry():
@@ -47,27 +45,14 @@ def test_readable_modules_never_import_fast():
                 assert not any(m.startswith("refimpl.fast") for m in modules), f"{path} imports {modules}"
 
 
-@functools.cache
-def _bench():
-    """``benchmarks/bench.py``, loaded once (the benchmarks are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench", ROOT_PACKAGE.parent / "benchmarks" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def _large_inputs(name: str) -> tuple[tuple[torch.Tensor, ...], dict]:
-    """The benchmark's large inputs, 4096 x 1024 float32 (``benchmarks/bench.py``'s input maker and options for
-    ``name``), for the tuned losses whose sums run over every element: the registry's samples are small, and a
-    sum's rounding error grows with its length."""
-    bench = _bench()
-    make_inputs, options = bench.BENCHMARKS[name]
-    args, extra = make_inputs(*bench.SIZES["large"], "cpu")
-    return args, {**options, **extra}
+    """The benchmark's large inputs, 4096 x 1024 float32 (the loss's typical inputs, ``LossCase.inputs``, at the
+    size ``benchmarks/bench.py`` calls large), for the tuned losses whose sums run over every element: the
+    registry's samples are small, and a sum's rounding error grows with its length."""
+    return CASES_BY_NAME[name].inputs(4096, 1024)
 
 
-LARGE_SUMS = ["mse_loss", "huber_loss", "smooth_l1_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits",
-              "margin_ranking_loss", "cosine_embedding_loss", "kl_div", "gaussian_nll_loss"]
+LARGE_SUMS = [case.name for case in CASES if case.large_sum_check]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -78,13 +63,17 @@ def test_large_float32_sums_match_torch(name, reduction):
     args, kwargs = _large_inputs(name)
     kwargs["reduction"] = "batchmean" if name == "kl_div" and reduction == "mean" else reduction  # kl_div's mean
     values = {}
-    for label, fn in (("torch", getattr(torch.nn.functional, name)), ("refimpl", getattr(refimpl.functional, name)),
-                      ("fast", getattr(refimpl.fast, name))):
+    for label, fn in (
+        ("torch", getattr(torch.nn.functional, name)),
+        ("refimpl", getattr(refimpl.functional, name)),
+        ("fast", getattr(refimpl.fast, name)),
+    ):
         leaf = args[0].clone().requires_grad_(True)
         loss = fn(leaf, *args[1:], **kwargs)
         loss.backward()
         values[label] = (loss.detach(), leaf.grad)
     for label in ("refimpl", "fast"):
         for part, what in enumerate(("value", "gradient")):
-            torch.testing.assert_close(values[label][part], values["torch"][part],
-                                       msg=lambda m, label=label, what=what: f"{label} {what}: {m}")
+            torch.testing.assert_close(
+                values[label][part], values["torch"][part], msg=lambda m, label=label, what=what: f"{label} {what}: {m}"
+            )

@@ -100,8 +100,14 @@ def _markdown(text: str) -> dict:
 
 
 def _code(source: str, *keys_and_values: tuple[str, str]) -> dict:
-    outputs = [{"output_type": "display_data", "data": {PREFIX + "text/plain": value},
-                "metadata": {"scrapbook": {"name": key, "mime_prefix": PREFIX}}} for key, value in keys_and_values]
+    outputs = [
+        {
+            "output_type": "display_data",
+            "data": {PREFIX + "text/plain": value},
+            "metadata": {"scrapbook": {"name": key, "mime_prefix": PREFIX}},
+        }
+        for key, value in keys_and_values
+    ]
     return {"cell_type": "code", "source": [source], "outputs": outputs}
 
 
@@ -109,13 +115,19 @@ def test_the_check_finds_missing_unused_repeated_and_unformattable_keys():
     good = [_code('glue("ch-a", a, display=False)', ("ch-a", "0.5")), _markdown("a is {glue:text}`ch-a:.2f`.")]
     assert glue_problems(good) == []
     assert glue_problems(good + [_markdown("and {glue:text}`ch-b:.2f`")]) == [
-        "'ch-b' is quoted but no code cell glues it"]
+        "'ch-b' is quoted but no code cell glues it"
+    ]
     assert glue_problems(good + [_code('glue("ch-c", c)', ("ch-c", "1.0"))]) == ["'ch-c' is glued but never quoted"]
     assert glue_problems(good + [_code('glue("ch-a", a)', ("ch-a", "0.5"))]) == ["'ch-a' is glued 2 times"]
     tensor = [_code('glue("ch-t", t)', ("ch-t", "tensor(0.5000)")), _markdown("{glue:text}`ch-t:.2f`")]
     assert glue_problems(tensor)[0].startswith("'ch-t': stored value 'tensor(0.5000)' does not take the format")
     # an output that merely looks glued, from a cell that never calls glue(, defines nothing
     assert glue_problems([_code("display(x)", ("ch-a", "0.5")), good[1]]) == [
-        "'ch-a' is quoted but no code cell glues it"]
+        "'ch-a' is quoted but no code cell glues it"
+    ]
     assert set(used_keys([_markdown("{glue}`k1` {glue:any}`k2` {glue:md}`k3:myst`\n```{glue:figure} k4\n```")])) == {
-        "k1", "k2", "k3", "k4"}
+        "k1",
+        "k2",
+        "k3",
+        "k4",
+    }

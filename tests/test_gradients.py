@@ -29,6 +29,7 @@ def _smooth_samples_per_implementation():
 
 def _gradcheck_inputs(case, sample, impl="refimpl"):
     """A function of the differentiable tensors only, and those tensors as float64 leaves."""
+
     def argument(w):
         return sample.args[w] if isinstance(w, int) else sample.kwargs[w]
 

@@ -75,19 +75,6 @@ def _contiguous(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return tuple(convert(a) for a in args), {k: convert(v) for k, v in kwargs.items()}
 
 
-# torch 2.13 gets these wrong on the CPU, so refimpl is compared with torch on contiguous copies of the same values
-TORCH_LAYOUT_BUGS = {
-    # F.nll_loss(x.requires_grad_(), y) with K-dimensional x, y whose last two strides are swapped: backward raises
-    # RuntimeError "grad_input must be contiguous" (nll_loss2d's CPU kernel); the contiguous call works
-    ("nll_loss", "transposed"): "nll_loss2d_backward requires contiguous tensors",
-    # F.ctc_loss with 1-D concatenated targets of stride 2 reads them as if contiguous: wrong losses
-    # (e.g. sample 'concatenated-1-D': 6.137 instead of 6.940 for the second sequence)
-    ("ctc_loss", "sliced"): "the CPU ctc_loss ignores the stride of concatenated targets",
-    ("ctc_loss", "expanded"): "the CPU ctc_loss ignores the stride of concatenated targets (stride 0 here)",
-    ("nll_loss", "channels_last"): "nll_loss2d_backward requires contiguous tensors",
-}
-
-
 def _ill_conditioned(sample: SampleInput, layout: str) -> bool:
     """Expanding a sample of 1e4-scale logits over the batch makes every row (and for linear_cross_entropy every
     class) equal, so the exact gradient is a cancellation of 1e4-sized float32 terms: torch's and refimpl's
@@ -114,14 +101,15 @@ def test_layouts_match_contiguous_and_torch(case, impl, sample):
             continue
         args, kwargs = strided
         assert name == "channels_last" or any(
-            isinstance(a, torch.Tensor) and not a.is_contiguous() for a in (*args, *kwargs.values()))
+            isinstance(a, torch.Tensor) and not a.is_contiguous() for a in (*args, *kwargs.values())
+        )
         contiguous = outcome(case.implementation(impl), *_contiguous(args, kwargs), wrt)
         actual = outcome(case.implementation(impl), args, kwargs, wrt)
         # other strides change the order of torch's reductions: rounding differs by a few ulp, hence the slack
         assert_same_outcome(actual, contiguous, f"{case.name} {name} against contiguous", SLACK, DTYPE)
         if _ill_conditioned(sample, name):
             continue
-        if (case.name, name) in TORCH_LAYOUT_BUGS:
+        if f"layout:{name}" in case.known_differences:  # torch gets it wrong: compare with its contiguous call
             expected = outcome(case.torch_fn, *_contiguous(args, kwargs), wrt)
         else:
             expected = outcome(case.torch_fn, args, kwargs, wrt)

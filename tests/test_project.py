@@ -75,8 +75,11 @@ def test_every_public_function_has_type_hints():
     missing = []
     for name, fn in _public_callables():
         signature = inspect.signature(fn)
-        missing += [f"{name}({p.name})" for p in signature.parameters.values()
-                    if p.name != "self" and p.annotation is inspect.Parameter.empty]
+        missing += [
+            f"{name}({p.name})"
+            for p in signature.parameters.values()
+            if p.name != "self" and p.annotation is inspect.Parameter.empty
+        ]
         if signature.return_annotation is inspect.Signature.empty:
             missing.append(f"{name} -> ?")
     assert not missing, f"missing type hints: {missing}"

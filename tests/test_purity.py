@@ -14,18 +14,18 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from registry import CASES
 
-FORBIDDEN = {
-    # every torch.nn.functional loss and the aten ops behind them
-    "l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss", "soft_margin_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "nll_loss", "nll_loss2d", "nll_loss_nd", "cross_entropy",
-    "cross_entropy_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
-    "multilabel_margin_loss", "multilabel_soft_margin_loss", "margin_ranking_loss", "hinge_embedding_loss",
-    "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
-    "_ctc_loss", "_cudnn_ctc_loss", "linear_cross_entropy",
-    # what the book derives instead of calling
-    "softmax", "log_softmax", "_softmax", "_log_softmax", "pairwise_distance", "_pairwise_distance",
+# every loss's own torch functions and aten ops (each record's ``forbidden``), and what the book derives instead of
+# calling
+DERIVED = (
+    "softmax",
+    "log_softmax",
+    "_softmax",
+    "_log_softmax",
+    "pairwise_distance",
+    "_pairwise_distance",
     "cosine_similarity",
-}
+)
+FORBIDDEN = frozenset(name for case in CASES for name in case.forbidden) | frozenset(DERIVED)
 
 
 class ForbiddenCall(AssertionError):
@@ -68,8 +68,12 @@ class trap:
 
 
 def _run(fn, sample):
-    args = [a.detach().clone().requires_grad_(i in sample.wrt and a.is_floating_point())
-            if isinstance(a, torch.Tensor) else a for i, a in enumerate(sample.args)]
+    args = [
+        a.detach().clone().requires_grad_(i in sample.wrt and a.is_floating_point())
+        if isinstance(a, torch.Tensor)
+        else a
+        for i, a in enumerate(sample.args)
+    ]
     out = fn(*args, **sample.kwargs)
     leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
     if out.requires_grad and leaves and not sample.forward_only:

@@ -61,4 +61,6 @@ def test_every_loss_has_one_record_in_the_order_of_the_book():
     recorded = [(case.part, case.chapter) for part in PARTS for case in part.CASES]
     assert recorded == [c for c in chapters if c in recorded], "the registry's order is not the book's (_toc.yml)"
     for part in PARTS:
-        assert all(case.part == part.__name__.split(".")[-1] for case in part.CASES), f"a record in the wrong part: {part}"
+        assert all(case.part == part.__name__.split(".")[-1] for case in part.CASES), (
+            f"a record in the wrong part: {part}"
+        )

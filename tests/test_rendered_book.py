@@ -96,7 +96,9 @@ def html_dir(tmp_path_factory) -> Path:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "--path-output", str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, f"jupyter-book build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return out / "_build" / "html"
@@ -113,9 +115,19 @@ def sample_pages() -> list[str]:
 def render(url: str, profile: Path) -> str:
     """The DOM of ``url`` after its scripts ran, as headless Chromium dumps it."""
     result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "--virtual-time-budget=15000",
-         f"--user-data-dir={profile}", url],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            "--virtual-time-budget=15000",
+            f"--user-data-dir={profile}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, f"chromium failed on {url}: {result.stderr[-2000:]}"
     return result.stdout
@@ -127,8 +139,10 @@ def rendered(html_dir, tmp_path_factory) -> dict[str, tuple[Page, Page]]:
     pages = sample_pages()
     profiles = tmp_path_factory.mktemp("chromium")
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(pages)) as pool:
-        doms = pool.map(lambda i_page: render((html_dir / f"{i_page[1]}.html").as_uri(), profiles / str(i_page[0])),
-                        enumerate(pages))
+        doms = pool.map(
+            lambda i_page: render((html_dir / f"{i_page[1]}.html").as_uri(), profiles / str(i_page[0])),
+            enumerate(pages),
+        )
         return {
             page: (Page((html_dir / f"{page}.html").read_text(encoding="utf-8")), Page(dom))
             for page, dom in zip(pages, doms, strict=True)
@@ -143,7 +157,9 @@ def test_math_is_typeset_and_no_raw_tex_shows(rendered):
         )
         text = "".join(dom.text)
         shown = [marker for marker in RAW_TEX if marker in text]
-        assert not shown, f"{page}: raw TeX {shown} in the rendered text near {text[text.find(shown[0]) - 80:][:200]!r}"
+        assert not shown, (
+            f"{page}: raw TeX {shown} in the rendered text near {text[text.find(shown[0]) - 80 :][:200]!r}"
+        )
 
 
 def test_no_broken_image(rendered, html_dir):
@@ -174,7 +190,7 @@ def test_exercise_solutions_have_toggles(rendered):
 def test_search_finds_a_loss_offline(html_dir, tmp_path):
     """search.html loads searchindex.js and lists results from file:// (the query is a word of every chapter)."""
     dom = render((html_dir / "search.html").as_uri() + "?q=reduction", tmp_path / "profile")
-    results = dom[dom.find('<ul class="search"'):]
+    results = dom[dom.find('<ul class="search"') :]
     assert '<ul class="search"' in dom and "<li" in results, "the search page shows no results for 'reduction'"
 
 

@@ -6,9 +6,18 @@ import report
 
 
 def _row(name, bad, run, same):
-    return dict(name=name, parity={"cpu": 8, "cuda": 12}, samples=4, bad=bad, run=run, same=same, not_run=bad - run,
-                categories={c: (bad if c == "shape" else 0) for c in report.ERROR_CATEGORIES},
-                dtypes={"cpu": ["float64"], "cuda": ["float64", "float16"]}, dtype_source="the registry")
+    return dict(
+        name=name,
+        parity={"cpu": 8, "cuda": 12},
+        samples=4,
+        bad=bad,
+        run=run,
+        same=same,
+        not_run=bad - run,
+        categories={c: (bad if c == "shape" else 0) for c in report.ERROR_CATEGORIES},
+        dtypes={"cpu": ["float64"], "cuda": ["float64", "float16"]},
+        dtype_source="the registry",
+    )
 
 
 def test_render_sums_the_rows_and_says_when_no_run_is_recorded(tmp_path, monkeypatch):
@@ -23,13 +32,20 @@ def test_render_sums_the_rows_and_says_when_no_run_is_recorded(tmp_path, monkeyp
 
 
 def test_render_reads_the_totals_of_the_last_run(tmp_path, monkeypatch):
-    record = {"torch": "2.13.0", "python": "3.11.7", "devices": ["cpu"], "date": "2026-11-30",
-              "losses": {"a_loss": {"passed": 10, "skipped": 2}, "b_loss": {"passed": 5, "skipped": 1}}}
+    record = {
+        "torch": "2.13.0",
+        "python": "3.11.7",
+        "devices": ["cpu"],
+        "date": "2026-11-30",
+        "losses": {"a_loss": {"passed": 10, "skipped": 2}, "b_loss": {"passed": 5, "skipped": 1}},
+    }
     (tmp_path / "run.json").write_text(json.dumps(record))
     monkeypatch.setattr(report, "RUN_RECORD", tmp_path / "run.json")
     text = report.render([_row("a_loss", 1, 1, 1)])
-    assert ("Last full test run (2026-11-30, torch 2.13.0, Python 3.11.7): 15 registry tests passed and 3 were "
-            "skipped over 2 losses; parity held on: cpu.") in text
+    assert (
+        "Last full test run (2026-11-30, torch 2.13.0, Python 3.11.7): 15 registry tests passed and 3 were "
+        "skipped over 2 losses; parity held on: cpu."
+    ) in text
 
 
 def test_readme_section_is_replaced_between_the_markers(tmp_path, monkeypatch):

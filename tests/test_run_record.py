@@ -23,7 +23,10 @@ def test_every_registry_loss_has_exactly_one_chapter():
 
 def test_verified_sentence_sums_the_chapter_losses():
     record = {
-        "torch": "2.13.0", "date": "2026-11-30", "devices": ["cpu"], "python": "3.11.7",
+        "torch": "2.13.0",
+        "date": "2026-11-30",
+        "devices": ["cpu"],
+        "python": "3.11.7",
         "losses": {
             "a": {"passed": 3, "skipped": 1, "devices": ["cpu"], "dtypes": ["float32", "float64"]},
             "b": {"passed": 4, "skipped": 0, "devices": ["cpu", "cuda"], "dtypes": ["float16"]},
@@ -55,10 +58,25 @@ def test_incomplete_runs_are_not_recorded():
 def test_a_selected_run_leaves_the_record_alone():
     before = RECORD.read_bytes(), RECORD.stat().st_mtime_ns
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_parity.py", "tests/test_gradients.py", "tests/test_errors.py",
-         "tests/test_modules.py", "-k", "moves_like_torch and HuberLoss", "-q", "-p", "no:cacheprovider",
-         "--write-run-record"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_parity.py",
+            "tests/test_gradients.py",
+            "tests/test_errors.py",
+            "tests/test_modules.py",
+            "-k",
+            "moves_like_torch and HuberLoss",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--write-run-record",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:]
     assert "test_run.json not written: partial run" in result.stdout

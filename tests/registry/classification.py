@@ -43,6 +43,7 @@ import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl._reduction import legacy_get_string
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -176,6 +177,7 @@ def bce_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -184,6 +186,7 @@ def bce_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "size-mismatch-(3,)-(3,1)",
@@ -193,6 +196,7 @@ def bce_errors() -> list[ErrorInput]:
             r"Using a target size \(torch.Size\(\[3, 1\]\)\) that is different to the input size "
             r"\(torch.Size\(\[3\]\)\) is deprecated",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "input-above-1",
@@ -201,6 +205,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of input should be between 0 and 1",
             "input",
+            category="value",
         ),
         ErrorInput(
             "input-negative",
@@ -209,6 +214,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of input should be between 0 and 1",
             "input",
+            category="value",
         ),
         ErrorInput(
             "input-nan",
@@ -217,6 +223,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of input should be between 0 and 1",
             "input",
+            category="value",
         ),
         ErrorInput(
             "input-logits",
@@ -225,6 +232,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of input should be between 0 and 1",
             "input",
+            category="value",
         ),
         ErrorInput(
             "target-above-1",
@@ -233,6 +241,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of target should be between 0 and 1",
             "target",
+            category="value",
         ),
         ErrorInput(
             "target-minus-1",
@@ -241,6 +250,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of target should be between 0 and 1",
             "target",
+            category="value",
         ),
         ErrorInput(
             "target-first-bad-element",
@@ -249,6 +259,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of target should be between 0 and 1",
             "target",
+            category="value",
         ),
         ErrorInput(
             "input-first-bad-element",
@@ -257,9 +268,16 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "all elements of input should be between 0 and 1",
             "input",
+            category="value",
         ),
         ErrorInput(
-            "target-float64", (x, y.double()), {}, RuntimeError, "Found dtype Double but expected Float", "target"
+            "target-float64",
+            (x, y.double()),
+            {},
+            RuntimeError,
+            "Found dtype Double but expected Float",
+            "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-float32-input-half",
@@ -268,6 +286,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "Found dtype Float but expected Half",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-int64",
@@ -276,6 +295,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "Found dtype Long but expected Float",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "int64",
@@ -284,6 +304,7 @@ def bce_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"binary_cross_entropy\" not implemented for 'Long'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "bool",
@@ -292,6 +313,7 @@ def bce_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"binary_cross_entropy\" not implemented for 'Bool'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "complex64",
@@ -300,6 +322,7 @@ def bce_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"binary_cross_entropy\" not implemented for 'ComplexFloat'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "weight-(3,)-over-(3,4)",
@@ -308,6 +331,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "Attempting to broadcast a dimension of length 3 at -1",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-enlarges-loss",
@@ -316,6 +340,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[3, 4\] doesn't match the broadcast shape \[2, 3, 4\]",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-(3,)-on-0-dim",
@@ -324,6 +349,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[\] doesn't match the broadcast shape \[3\]",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-requires-grad",
@@ -332,6 +358,7 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "is not differentiable with respect to argument 'weight'",
             "weight",
+            category="requires_grad",
         ),
         ErrorInput(
             "weight-complex",
@@ -340,12 +367,25 @@ def bce_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type ComplexFloat can't be cast to the desired output type Float",
             "weight",
+            category="dtype",
         ),
         ErrorInput(
-            "input-list", ([0.5], torch.rand(1)), {}, AttributeError, "'list' object has no attribute 'size'", "input"
+            "input-list",
+            ([0.5], torch.rand(1)),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'size'",
+            "input",
+            category="dtype",
         ),
         ErrorInput(
-            "target-list", (torch.rand(1), [0.5]), {}, AttributeError, "'list' object has no attribute 'size'", "target"
+            "target-list",
+            (torch.rand(1), [0.5]),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'size'",
+            "target",
+            category="dtype",
         ),
         ErrorInput(
             "weight-list",
@@ -354,6 +394,7 @@ def bce_errors() -> list[ErrorInput]:
             AttributeError,
             "'list' object has no attribute 'size'",
             "weight",
+            category="dtype",
         ),
     ]
 
@@ -511,6 +552,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "size-mismatch",
@@ -519,6 +561,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             ValueError,
             r"Target size \(torch.Size\(\[4, 2\]\)\) must be the same as input size \(torch.Size\(\[4, 3\]\)\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "size-mismatch-(3,)-(3,1)",
@@ -527,12 +570,25 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             ValueError,
             "must be the same as input size",
             "target",
+            category="shape",
         ),
         ErrorInput(
-            "input-list", ([0.5], torch.rand(1)), {}, AttributeError, "'list' object has no attribute 'size'", "input"
+            "input-list",
+            ([0.5], torch.rand(1)),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'size'",
+            "input",
+            category="dtype",
         ),
         ErrorInput(
-            "target-list", (torch.rand(1), [0.5]), {}, AttributeError, "'list' object has no attribute 'size'", "target"
+            "target-list",
+            (torch.rand(1), [0.5]),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'size'",
+            "target",
+            category="dtype",
         ),
         ErrorInput(
             "weight-list",
@@ -541,6 +597,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'weight' \(position 3\) must be Tensor, not list",
             "weight",
+            category="dtype",
         ),
         ErrorInput(
             "pos_weight-list",
@@ -549,6 +606,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'pos_weight' \(position 4\) must be Tensor, not list",
             "pos_weight",
+            category="dtype",
         ),
         ErrorInput(
             "weight-requires-grad",
@@ -557,6 +615,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "is not differentiable with respect to argument 'weight'",
             "weight",
+            category="requires_grad",
         ),
         ErrorInput(
             "pos_weight-requires-grad",
@@ -565,6 +624,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "is not differentiable with respect to argument 'pos_weight'",
             "pos_weight",
+            category="requires_grad",
         ),
         ErrorInput(
             "int64-input",
@@ -573,6 +633,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'Long'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "bool-input",
@@ -581,6 +642,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'Bool'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "complex-input",
@@ -589,6 +651,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'ComplexFloat'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-int64",
@@ -597,6 +660,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Float can't be cast to the desired output type Long",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-bool",
@@ -605,6 +669,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with two bool tensors is not supported",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-complex-with-grad",
@@ -613,6 +678,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "does not support automatic differentiation for outputs with complex dtype",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "pos_weight-bool",
@@ -621,6 +687,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with a bool tensor is not supported",
             "pos_weight",
+            category="dtype",
         ),
         ErrorInput(
             "pos_weight-(2,)-over-(4,3)",
@@ -629,6 +696,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(2\) must match the size of tensor b \(3\) at non-singleton dimension 1",
             "pos_weight",
+            category="shape",
         ),
         ErrorInput(
             "pos_weight-enlarges-loss",
@@ -637,6 +705,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[4, 3\] doesn't match the broadcast shape \[2, 4, 3\]",
             "pos_weight",
+            category="shape",
         ),
         ErrorInput(
             "pos_weight-(3,)-on-0-dim",
@@ -645,6 +714,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[\] doesn't match the broadcast shape \[3\]",
             "pos_weight",
+            category="shape",
         ),
         ErrorInput(
             "pos_weight-complex",
@@ -653,6 +723,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type ComplexFloat can't be cast to the desired output type Float",
             "pos_weight",
+            category="dtype",
         ),
         ErrorInput(
             "weight-(2,)-over-(4,3)",
@@ -661,6 +732,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(2\) at non-singleton dimension 1",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-enlarges-loss",
@@ -669,6 +741,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[4, 3\] doesn't match the broadcast shape \[2, 4, 3\]",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-complex",
@@ -677,6 +750,7 @@ def bce_with_logits_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type ComplexFloat can't be cast to the desired output type Float",
             "weight",
+            category="dtype",
         ),
     ]
 
@@ -760,6 +834,7 @@ BINARY_CROSS_ENTROPY = LossCase(
         F.binary_cross_entropy, RF.binary_cross_entropy, RF.binary_cross_entropy_grad, has_pos_weight=False
     ),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.binary_cross_entropy(),
 )
 
 
@@ -798,6 +873,8 @@ BINARY_CROSS_ENTROPY_WITH_LOGITS = LossCase(
         has_pos_weight=True,
     ),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.binary_cross_entropy_with_logits(),
+    large_sum_check=True,
 )
 
 
@@ -1172,6 +1249,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 ValueError,
                 "foo is not a valid value for reduction",
                 "reduction",
+                category="reduction",
             ),
             ErrorInput(
                 "input-list",
@@ -1180,6 +1258,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 TypeError,
                 r"argument 'input' \(position 1\) must be Tensor, not list",
                 "input",
+                category="dtype",
             ),
             ErrorInput(
                 "target-list",
@@ -1188,6 +1267,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 TypeError,
                 r"argument 'target' \(position 2\) must be Tensor, not list",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "weight-list",
@@ -1196,6 +1276,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 TypeError,
                 r"argument 'weight' \(position 3\) must be Tensor, not list",
                 "weight",
+                category="dtype",
             ),
             ErrorInput(
                 "ignore_index-float",
@@ -1204,6 +1285,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 TypeError,
                 r"argument 'ignore_index' \(position 5\) must be int, not float",
                 "ignore_index",
+                category="dtype",
             ),
             ErrorInput(
                 "ignore_index-bool",
@@ -1212,6 +1294,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 TypeError,
                 r"argument 'ignore_index' \(position 5\) must be int, not bool",
                 "ignore_index",
+                category="dtype",
             ),
             ErrorInput(
                 "batch-size-mismatch",
@@ -1220,6 +1303,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 ValueError,
                 r"Expected input batch_size \(5\) to match target batch_size \(3\)",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "target-(N,1)",
@@ -1228,6 +1312,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "0D or 1D target tensor expected, multi-target not supported",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "target-int32",
@@ -1236,6 +1321,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected target dtype to be Long or Byte, but got Int",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "target-bool",
@@ -1244,6 +1330,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected target dtype to be Long or Byte, but got Bool",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "target-float-indices",
@@ -1252,6 +1339,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected target dtype to be Long or Byte, but got Double",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "target-out-of-range-C",
@@ -1260,6 +1348,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 4 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "target-out-of-range-negative",
@@ -1268,6 +1357,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target -1 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "target-out-of-range-none",
@@ -1276,6 +1366,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 4 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "target-out-of-range-ignore_index=4-other",
@@ -1284,6 +1375,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 9 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "target-uint8-out-of-range",
@@ -1292,6 +1384,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 9 is out of bounds",
                 "target",
+                category="index",
             ),
             # torch prints a uint8 target of the 'none' path as a character ("Target \t is out of bounds.")
             ErrorInput(
@@ -1301,6 +1394,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target .+ is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "unbatched-target-out-of-range",
@@ -1309,6 +1403,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 4 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "K=2-target-out-of-range",
@@ -1317,6 +1412,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 IndexError,
                 "Target 5 is out of bounds",
                 "target",
+                category="index",
             ),
             ErrorInput(
                 "unbatched-target-(2,)",
@@ -1325,6 +1421,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 ValueError,
                 "For 1D input, 1D target must have size 1, but got target size: 2",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "weight-size-3",
@@ -1334,6 +1431,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 r"weight tensor should be defined either for all 4 classes or no classes but got weight "
                 r"tensor of shape: \[3\]",
                 "weight",
+                category="shape",
             ),
             ErrorInput(
                 "weight-2-D",
@@ -1342,6 +1440,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 r"defined either for all 4 classes or no classes but got weight tensor of shape: \[1, 4\]",
                 "weight",
+                category="shape",
             ),
             ErrorInput(
                 "weight-float32-input-float64",
@@ -1350,6 +1449,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected scalar type Double but found Float",
                 "weight",
+                category="dtype",
             ),
             ErrorInput(
                 "weight-requires-grad",
@@ -1358,6 +1458,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'",
                 "weight",
+                category="requires_grad",
             ),
             ErrorInput(
                 "K=1-target-size",
@@ -1366,6 +1467,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 r"Expected target size \[2, 3\], got \[2, 4\]",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "K=3-target-size",
@@ -1374,6 +1476,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 r"Expected target size \[2, 3, 2, 2\], got \[2, 3, 2, 3\]",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "K=2-target-size",
@@ -1382,6 +1485,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 r"size mismatch \(got input: \[2, 4, 3, 5\] , target: \[2, 3, 4\]",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "K=2-target-rank",
@@ -1391,6 +1495,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 r"only batches of spatial targets supported \(3D tensors\) but got targets of "
                 "dimension: 2",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "K=2-weight-size",
@@ -1399,6 +1504,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "weight tensor should be defined either for all or no classes",
                 "weight",
+                category="shape",
             ),
             ErrorInput(
                 "K=1-target-uint8",
@@ -1407,6 +1513,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected scalar type Long but found Byte",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "K=2-weight-float64-input-float32",
@@ -1415,6 +1522,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected scalar type Float but found Double",
                 "weight",
+                category="dtype",
             ),
             ErrorInput(
                 "two-mistakes-batch-and-target-dtype",
@@ -1423,6 +1531,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 ValueError,
                 r"Expected input batch_size \(5\) to match target batch_size \(3\)",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "two-mistakes-target-dtype-and-weight-size",
@@ -1431,6 +1540,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "expected target dtype to be Long or Byte, but got Int",
                 "target",
+                category="dtype",
             ),
             ErrorInput(
                 "two-mistakes-K=2-target-size-and-weight-size",
@@ -1439,6 +1549,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                 RuntimeError,
                 "weight tensor should be defined either for all or no classes",
                 "weight",
+                category="shape",
             ),
         ]
         ints = torch.zeros(5, C, dtype=torch.long)
@@ -1451,6 +1562,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     IndexError,
                     r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)",
                     "input",
+                    category="shape",
                 ),
                 ErrorInput(
                     "input-0-dim-target-0-dim",
@@ -1459,6 +1571,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "Expected floating point type for target with class probabilities, got Long",
                     "target",
+                    category="shape",
                 ),
                 ErrorInput(
                     "input-0-dim-float-target-0-dim",
@@ -1467,6 +1580,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     IndexError,
                     "Dimension specified as 1 but tensor has no dimensions",
                     "input",
+                    category="shape",
                 ),
                 ErrorInput(
                     "input-int64",
@@ -1475,6 +1589,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "input-int64-K=1",
@@ -1483,6 +1598,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"log_softmax_kernel_impl\" not implemented for 'Long'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "input-complex",
@@ -1491,6 +1607,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"log_softmax_lastdim_kernel_impl\" not implemented for 'ComplexFloat'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "label_smoothing=1.5",
@@ -1499,6 +1616,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"label_smoothing must be between 0.0 and 1.0. Got: 1.5",
                     "label_smoothing",
+                    category="value",
                 ),
                 ErrorInput(
                     "label_smoothing=inf",
@@ -1507,6 +1625,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"label_smoothing must be between 0.0 and 1.0. Got: inf",
                     "label_smoothing",
+                    category="value",
                 ),
                 ErrorInput(
                     "label_smoothing-str",
@@ -1515,6 +1634,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     TypeError,
                     r"argument 'label_smoothing' \(position 6\) must be float, not str",
                     "label_smoothing",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "label_smoothing=1.5-before-batch-size",
@@ -1523,6 +1643,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "label_smoothing must be between 0.0 and 1.0",
                     "label_smoothing",
+                    category="shape",
                 ),
                 ErrorInput(
                     "label_smoothing-unbatched-target-(1,)",
@@ -1531,6 +1652,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"output with shape \[\] doesn't match the broadcast shape \[1\]",
                     "target",
+                    category="shape",
                 ),
                 ErrorInput(
                     "label_smoothing-uint8-weight-mean",
@@ -1539,6 +1661,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"gather\(\): Expected dtype int32/int64 for index",
                     "target",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "label_smoothing-K=1-weight-(2,2)",
@@ -1547,6 +1670,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"shape '\[1, 2, 1\]' is invalid for input of size 4",
                     "weight",
+                    category="shape",
                 ),
                 ErrorInput(
                     "label_smoothing-weight-requires-grad",
@@ -1555,6 +1679,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "is not differentiable with respect to argument 'weight'",
                     "weight",
+                    category="requires_grad",
                 ),
                 ErrorInput(
                     "probabilities-target-int64",
@@ -1563,6 +1688,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "Expected floating point type for target with class probabilities, got Long",
                     "target",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "probabilities-ignore_index=0",
@@ -1571,6 +1697,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "ignore_index is not supported for floating point target",
                     "ignore_index",
+                    category="value",
                 ),
                 ErrorInput(
                     "probabilities-weight-size",
@@ -1579,6 +1706,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     r"cross_entropy: weight tensor should be defined either for all 4 classes or no classes",
                     "weight",
+                    category="shape",
                 ),
                 ErrorInput(
                     "probabilities-label_smoothing=1.5",
@@ -1587,6 +1715,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "label_smoothing must be between 0.0 and 1.0",
                     "label_smoothing",
+                    category="value",
                 ),
                 ErrorInput(
                     "probabilities-wrong-width",
@@ -1595,6 +1724,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "0D or 1D target tensor expected, multi-target not supported",
                     "target",
+                    category="shape",
                 ),
             ]
         else:
@@ -1606,6 +1736,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     ValueError,
                     r"Expected 1 or more dimensions \(got 0\)",
                     "input",
+                    category="shape",
                 ),
                 ErrorInput(
                     "input-int64",
@@ -1614,6 +1745,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"nll_loss_out_frame\" not implemented for 'Long'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "input-int64-K=2",
@@ -1622,6 +1754,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"nll_loss2d_forward_out_frame\" not implemented for 'Long'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "input-bool",
@@ -1630,6 +1763,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     NotImplementedError,
                     "\"nll_loss_out_frame\" not implemented for 'Bool'",
                     "input",
+                    category="dtype",
                 ),
                 ErrorInput(
                     "probability-shaped-target",
@@ -1638,6 +1772,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "0D or 1D target tensor expected, multi-target not supported",
                     "target",
+                    category="shape",
                 ),
                 ErrorInput(
                     "input-int64-and-weight-size",
@@ -1646,6 +1781,7 @@ def index_errors(name: str) -> Callable[[], list[ErrorInput]]:
                     RuntimeError,
                     "weight tensor should be defined either for all 4 classes",
                     "weight",
+                    category="dtype",
                 ),
             ]
         return out
@@ -1799,6 +1935,15 @@ NLL_LOSS = LossCase(
     known_values=NLL_KNOWN,
     dtypes=ALL_FLOATS,
     hand_gradient=hand_gradient("nll_loss"),
+    forbidden=("nll_loss", "nll_loss2d", "nll_loss_nd"),
+    known_differences={
+        # F.nll_loss(x.requires_grad_(), y) with K-dimensional x, y whose last two strides are swapped: backward
+        # raises RuntimeError "grad_input must be contiguous" (nll_loss2d's CPU kernel); the contiguous call works
+        "layout:transposed": "torch 2.13: nll_loss2d_backward requires contiguous tensors",
+        "layout:channels_last": "torch 2.13: nll_loss2d_backward requires contiguous tensors",
+    },
+    error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
+    fuzz=fuzz.nll_like("nll_loss"),
 )
 
 
@@ -1816,6 +1961,9 @@ CROSS_ENTROPY = LossCase(
     known_values=CE_KNOWN,
     dtypes=ALL_FLOATS,
     hand_gradient=hand_gradient("cross_entropy"),
+    forbidden=("cross_entropy", "cross_entropy_loss"),
+    error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
+    fuzz=fuzz.nll_like("cross_entropy"),
 )
 
 
@@ -1973,6 +2121,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -1981,6 +2130,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction=None",
@@ -1989,6 +2139,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "None is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "bad-reduction-before-bad-shapes",
@@ -1997,6 +2148,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input-list",
@@ -2005,6 +2157,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -2013,6 +2166,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-requires-grad",
@@ -2021,6 +2175,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             f"The function '{fn}' is not differentiable with respect to argument 'target'",
             "target",
+            category="requires_grad",
         ),
         ErrorInput(
             "not-broadcastable",
@@ -2029,6 +2184,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "target-enlarges-input-(3,1)-(3,4)",
@@ -2037,6 +2193,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[3, 1\] doesn't match the broadcast shape \[3, 4\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "target-enlarges-0-dim-input",
@@ -2045,6 +2202,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"output with shape \[\] doesn't match the broadcast shape \[3\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "input-bool",
@@ -2053,6 +2211,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "Negation, the `-` operator, on a bool tensor is not supported",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-int64-target-float",
@@ -2061,6 +2220,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Float can't be cast to the desired output type Long",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-int64-target-float64",
@@ -2069,6 +2229,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Double can't be cast to the desired output type Long",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-int64-target-int64",
@@ -2077,6 +2238,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Float can't be cast to the desired output type Long",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-complex-input-float",
@@ -2085,6 +2247,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type ComplexFloat can't be cast to the desired output type Float",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "complex-input-requires-grad",
@@ -2093,6 +2256,7 @@ def soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "does not support automatic differentiation for outputs with complex dtype",
             "input",
+            category="requires_grad",
         ),
     ]
 
@@ -2243,7 +2407,15 @@ def multilabel_soft_margin_samples(device: str, dtype: torch.dtype) -> list[Samp
 def multilabel_soft_margin_errors() -> list[ErrorInput]:
     x, y = torch.randn(3, 4), torch.ones(3, 4)
     return [
-        ErrorInput("reduction='foo'", (x, y), dict(reduction="foo"), ValueError, "foo is not valid", "reduction"),
+        ErrorInput(
+            "reduction='foo'",
+            (x, y),
+            dict(reduction="foo"),
+            ValueError,
+            "foo is not valid",
+            "reduction",
+            category="reduction",
+        ),
         ErrorInput(
             "reduction='elementwise_mean'",
             (x, y),
@@ -2251,6 +2423,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "elementwise_mean is not valid",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -2259,6 +2432,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not valid",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction=None",
@@ -2267,6 +2441,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"unsupported operand type\(s\) for \+: 'NoneType' and 'str'",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "0-dim-input",
@@ -2275,6 +2450,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             IndexError,
             "Dimension specified as -1 but tensor has no dimensions",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "0-dim-input-and-bad-reduction",
@@ -2283,6 +2459,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             IndexError,
             "Dimension specified as -1 but tensor has no dimensions",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "target-mismatch",
@@ -2291,6 +2468,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "target-mismatch-and-bad-reduction",
@@ -2299,6 +2477,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "weight-mismatch",
@@ -2307,6 +2486,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(4\) must match the size of tensor b \(5\)",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "input-int64",
@@ -2315,6 +2495,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'Long'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-bool",
@@ -2323,6 +2504,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'Bool'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-complex",
@@ -2331,6 +2513,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_sigmoid_cpu\" not implemented for 'ComplexFloat'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-bool",
@@ -2339,6 +2522,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with a bool tensor is not supported",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "input-list",
@@ -2347,6 +2531,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         # torch's own message comes from Python repeating the list (list * tensor); refimpl's says what is wrong
         ErrorInput(
@@ -2356,6 +2541,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             "only integer tensors of a single element can be converted to an index|must be Tensor, not list",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "weight-list",
@@ -2364,6 +2550,7 @@ def multilabel_soft_margin_errors() -> list[ErrorInput]:
             TypeError,
             "only integer tensors of a single element can be converted to an index|must be Tensor, not list",
             "weight",
+            category="dtype",
         ),
     ]
 
@@ -2414,6 +2601,12 @@ MLSM_X, MLSM_Y = [[1.0, -2.0, 0.0]], [[1.0, 0.0, 1.0]]
 MLSM_L = [math.log1p(math.exp(-1.0)), math.log1p(math.exp(-2.0)), math.log(2.0)]
 
 
+def _softplus_overflows(args: tuple, kwargs: dict) -> bool:
+    """Whether torch's log1p(exp(-y x)) overflows somewhere in a soft_margin_loss call."""
+    x, y = args
+    return bool((-(x * y) > math.log(torch.finfo(x.dtype).max)).any())
+
+
 SOFT_MARGIN_LOSS = LossCase(
     name="soft_margin_loss",
     part="classification",
@@ -2446,6 +2639,16 @@ SOFT_MARGIN_LOSS = LossCase(
     ],
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=soft_margin_hand_gradient,
+    known_differences={
+        "fuzz:-y*x > log(finfo.max)": (
+            "refimpl's one deliberate difference (refimpl/classification/soft_margin.py): where torch's "
+            "log1p(exp(z)) overflows, z = -y x beyond log(max float), refimpl's stable softplus stays finite "
+            "(value and gradient); tests/test_stability.py checks those margins"
+        ),
+    },
+    fuzz_excluded=_softplus_overflows,
+    error_categories=frozenset({"shape", "dtype", "reduction", "device", "requires_grad"}),
+    fuzz=fuzz.soft_margin(),
 )
 
 
@@ -2491,6 +2694,7 @@ MULTILABEL_SOFT_MARGIN_LOSS = LossCase(
     ],
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=multilabel_soft_margin_hand_gradient,
+    fuzz=fuzz.multilabel_soft_margin(),
 )
 
 

@@ -14,12 +14,17 @@ import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
 import refimpl.fast
 from refimpl._reduction import legacy_get_string
+from refimpl.guide.inputs import typical_inputs
 
 # the two implementations every registry-driven test runs: refimpl.functional (readable) and refimpl.fast
 IMPLEMENTATIONS = ("refimpl", "fast")
@@ -51,17 +56,14 @@ class ErrorInput:
     exc_type: type
     match: str
     names: str
-    # what is wrong, for the bad-inputs page and the figures: one of ERROR_CATEGORIES ("" infers it from the
-    # description, the exception type and the argument named; see ``infer_category``)
-    category: str = ""
+    # what is wrong, for the bad-inputs page, its figures and the coverage test: one of ERROR_CATEGORIES
+    category: str
     # non-empty: the device the arguments in ``move`` (positions in ``args`` or keys of ``kwargs``) go to before
     # the call, so the call mixes devices; run only where that device exists
     device: str = ""
     move: tuple = ()
 
     def __post_init__(self):
-        if not self.category:
-            self.category = infer_category(self)
         if self.category not in ERROR_CATEGORIES:
             raise ValueError(f"ErrorInput {self.desc!r}: unknown category {self.category!r}")
 
@@ -84,93 +86,6 @@ class ErrorInput:
 
 
 ERROR_CATEGORIES = ("shape", "dtype", "index", "value", "reduction", "device", "requires_grad", "other")
-_DTYPE_WORDS = (
-    "int64",
-    "int32",
-    "uint8",
-    "bool",
-    "complex",
-    "float16",
-    "bfloat16",
-    "float64",
-    "float32",
-    "half",
-    "-list",
-    "list-",
-    "-str",
-    "str-",
-    "=None",
-    "-None",
-    "-int",
-    "-float",
-    "float-",
-    "int-",
-    "dtype",
-)
-_INDEX_WORDS = (
-    "out-of-range",
-    "target-negative",
-    "target-minus-100",
-    "target-minus-2",
-    "target-equal-C",
-    "blank>=C",
-    "blank-negative",
-)
-_SHAPE_FIRST_WORDS = (
-    "-D",
-    "dim",
-    "1d",
-    "2d",
-    "3d",
-    "0d",
-    "wrong-size",
-    "wrong-length",
-    "in-features",
-    "batch-size",
-    "mismatch",
-)
-_SHAPE_WORDS = (
-    "shape",
-    "size",
-    "broadcast",
-    "mismatch",
-    "-D",
-    "dim",
-    "rank",
-    "(",
-    "enlarges",
-    "wrong-batch",
-    "wrong-width",
-    "empty",
-    "C=0",
-    "T=0",
-    "short",
-    "unbatched",
-    "batch",
-    "too-",
-)
-
-
-def infer_category(error: "ErrorInput") -> str:
-    """The category of a malformed call that does not state one, read from its description, in this order:
-    a reduction named or blamed; a gradient required; an index out of range; a wrong type or dtype; a shape;
-    otherwise a value out of its domain (a negative variance, ``delta <= 0``, a bad cutoff)."""
-    desc = error.desc
-    if error.names == "reduction" or desc.startswith("reduction"):
-        return "reduction"
-    if "requires-grad" in desc or "requires_grad" in desc:
-        return "requires_grad"
-    if "var-negative" in desc:
-        return "value"
-    if (error.exc_type is IndexError or any(w in desc for w in _INDEX_WORDS)) and "0-dim" not in desc:
-        return "index"
-    if any(w in desc for w in _SHAPE_FIRST_WORDS):
-        return "shape"
-    if error.exc_type in (NotImplementedError, TypeError, AttributeError) or any(w in desc for w in _DTYPE_WORDS):
-        return "dtype"
-    if any(w in desc for w in _SHAPE_WORDS):
-        return "shape"
-    return "value"
 
 
 @dataclass
@@ -217,6 +132,35 @@ class LossCase:
     # module forward result -> one tensor to compare (None: the result is already a tensor); for a module
     # that returns a named tuple such as AdaptiveLogSoftmaxWithLoss's (output, loss)
     module_result: Callable | None = None
+    # the torch functions and aten ops that are this loss (its functional name and the ops behind it): the purity
+    # trap forbids every record's list while refimpl runs; empty means (name,)
+    forbidden: tuple[str, ...] = ()
+    # the kinds of malformed call its error table must cover (tests/test_errors.py), from ERROR_CATEGORIES
+    error_categories: frozenset[str] = frozenset({"shape", "dtype", "reduction", "device"})
+    # a check or variant that does not run for this loss as it does for the others -> why; the keys in use:
+    #   "meta-device"        the mixed-device error call is not checked with a meta tensor
+    #   "mixed-devices"      torch accepts the loss's tensors on two devices: no mixed-device error call
+    #   "layout:<layout>"    torch gets this layout wrong: refimpl is compared with torch on contiguous copies
+    #   "fuzz:<condition>"   fuzzed calls where ``fuzz_excluded`` holds are not compared (a deliberate difference)
+    #   "mixed-precision"    no second floating argument: nothing to mix with a half-precision input
+    known_differences: dict[str, str] = field(default_factory=dict)
+    fuzz_excluded: Callable[[tuple, dict], bool] | None = None  # (args, kwargs) -> leave the fuzzed call out
+    # the hypothesis strategy of fuzzed calls (registry/fuzz.py); ``fuzz_calls`` adds typical inputs to it
+    fuzz: "SearchStrategy | None" = None
+    # the tuned sum over every element is checked at the benchmark's 4096 x 1024 float32 size (tests/test_fast.py)
+    large_sum_check: bool = False
+
+    def __post_init__(self):
+        if not self.forbidden:
+            self.forbidden = (self.name,)
+        unknown = self.error_categories - set(ERROR_CATEGORIES)
+        if unknown:
+            raise ValueError(f"LossCase {self.name!r}: unknown error categories {sorted(unknown)}")
+
+    def inputs(self, n: int, d: int, **kwargs) -> tuple[tuple, dict]:
+        """Typical valid ``(args, kwargs)`` of batch ``n`` and width ``d``: the package's one maker per loss
+        (``refimpl.guide.inputs.typical_inputs``), shared with the benchmarks and the convexity probes."""
+        return typical_inputs(self.name, n, d, **kwargs)
 
     def implementation(self, impl: str) -> Callable:
         """The refimpl function under test: ``'refimpl'``, the readable one (``ref_fn``), or ``'fast'``, the same

@@ -7,8 +7,8 @@ GPU just before the call (``ErrorInput.on_device``). Without CUDA the error test
 
 Each loss gets one entry, made from its first float32 sample whose first two arguments are tensors with at
 least one dimension and one element (a 0-dim CPU tensor next to a CUDA tensor is allowed: torch reads it as
-a scalar). The second tensor moves, so the first, the input, stays on the CPU. Left out: ``ctc_loss``, which
-accepts ``targets`` and the lengths on the CPU next to CUDA ``log_probs`` (cuDNN even requires it).
+a scalar). The second tensor moves, so the first, the input, stays on the CPU. Left out: the losses whose record
+says torch accepts mixed devices (``known_differences['mixed-devices']``: ``ctc_loss``).
 """
 
 import inspect
@@ -16,8 +16,6 @@ import inspect
 import torch
 
 from .core import ErrorInput, LossCase
-
-ACCEPTS_MIXED_DEVICES = {"ctc_loss": "torch accepts CPU targets and lengths next to CUDA log_probs"}
 
 
 def _mixable(value) -> bool:
@@ -27,7 +25,7 @@ def _mixable(value) -> bool:
 def device_errors(case: LossCase) -> list[ErrorInput]:
     """One call of ``case`` with its second tensor argument on CUDA and the rest on the CPU (empty if the loss
     accepts mixed devices or has no such sample)."""
-    if case.name in ACCEPTS_MIXED_DEVICES:
+    if "mixed-devices" in case.known_differences:
         return []
     parameters = list(inspect.signature(case.ref_fn).parameters)
     for sample in case.samples("cpu", torch.float32):

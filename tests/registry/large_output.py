@@ -33,6 +33,7 @@ from refimpl.classification.cross_entropy import cross_entropy_grad
 from refimpl.large_output import adaptive_log_softmax as ALS
 from refimpl.testing import torch_functional
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -173,12 +174,29 @@ def adaptive_errors() -> list[ErrorInput]:
             ValueError,
             "cutoffs should be a sequence of length larger than 0",
             "cutoffs",
+            category="shape",
         ),
-        ErrorInput("cutoffs-unsorted", (x, t, head, *tails), {"cutoffs": [6, 3]}, ValueError, cut, "cutoffs"),
-        ErrorInput("cutoffs-duplicate", (x, t, head, *tails), {"cutoffs": [3, 3]}, ValueError, cut, "cutoffs"),
-        ErrorInput("cutoff-equals-n_classes", (x, t, head, *tails), {"cutoffs": [3, 10]}, ValueError, cut, "cutoffs"),
-        ErrorInput("cutoff-zero", (x, t, head, *tails), {"cutoffs": [0, 3]}, ValueError, cut, "cutoffs"),
-        ErrorInput("cutoff-negative", (x, t, head, *tails), {"cutoffs": [-1, 3]}, ValueError, cut, "cutoffs"),
+        ErrorInput(
+            "cutoffs-unsorted", (x, t, head, *tails), {"cutoffs": [6, 3]}, ValueError, cut, "cutoffs", category="value"
+        ),
+        ErrorInput(
+            "cutoffs-duplicate", (x, t, head, *tails), {"cutoffs": [3, 3]}, ValueError, cut, "cutoffs", category="value"
+        ),
+        ErrorInput(
+            "cutoff-equals-n_classes",
+            (x, t, head, *tails),
+            {"cutoffs": [3, 10]},
+            ValueError,
+            cut,
+            "cutoffs",
+            category="value",
+        ),
+        ErrorInput(
+            "cutoff-zero", (x, t, head, *tails), {"cutoffs": [0, 3]}, ValueError, cut, "cutoffs", category="value"
+        ),
+        ErrorInput(
+            "cutoff-negative", (x, t, head, *tails), {"cutoffs": [-1, 3]}, ValueError, cut, "cutoffs", category="value"
+        ),
         # integer input: torch's log_softmax refuses the integer logits (found by tests/test_dtypes.py)
         ErrorInput(
             "input-int64",
@@ -187,6 +205,7 @@ def adaptive_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'",
             "logits",
+            category="dtype",
         ),
         ErrorInput(
             "target-out-of-range",
@@ -195,6 +214,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Target values should be in \[0, 9\], but values in range \[0, 10\] were found",
             "target_",
+            category="index",
         ),
         ErrorInput(
             "target-negative",
@@ -203,6 +223,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Target values should be in \[0, 9\], but values in range \[-1, 3\] were found",
             "target_",
+            category="index",
         ),
         ErrorInput(
             "batch-size-mismatch",
@@ -211,6 +232,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "Input and target should have the same size in the batch dimension",
             "target_",
+            category="shape",
         ),
         ErrorInput(
             "1d-target-1d-input",
@@ -219,6 +241,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "Input and target should have the same size in the batch dimension",
             "input_",
+            category="shape",
         ),
         ErrorInput(
             "1d-target-3d-input",
@@ -227,6 +250,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "1D target tensor expects 2D input tensors",
             "input_",
+            category="shape",
         ),
         ErrorInput(
             "0d-target-2d-input",
@@ -235,6 +259,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "0D target tensor expects 1D input tensors",
             "input_",
+            category="shape",
         ),
         ErrorInput(
             "2d-target",
@@ -243,6 +268,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "0D or 1D target tensor expected, multi-target not supported",
             "target_",
+            category="shape",
         ),
         ErrorInput(
             "float-target",
@@ -251,6 +277,7 @@ def adaptive_errors() -> list[ErrorInput]:
             RuntimeError,
             "Expected dtype int32/int64 for index",
             "target_",
+            category="dtype",
         ),
     ]
 
@@ -381,6 +408,9 @@ ADAPTIVE_LOG_SOFTMAX = LossCase(
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=adaptive_hand_gradient,
     module_result=module_result,
+    known_differences={"meta-device": "torch fails first in nonzero, which has no meta kernel"},
+    error_categories=frozenset({"shape", "dtype", "index", "device"}),
+    fuzz=fuzz.adaptive_log_softmax(),
 )
 
 
@@ -503,6 +533,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected input with dimensionality 1 or 2",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "weight-1d",
@@ -511,6 +542,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected linear_weight with dimensionality at least 2",
             "linear_weight",
+            category="shape",
         ),
         ErrorInput(
             "in-features-differ",
@@ -519,6 +551,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected equal input and linear_weight last dimensions",
             "linear_weight",
+            category="shape",
         ),
         ErrorInput(
             "bias-shape",
@@ -527,6 +560,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected linear_bias shape",
             "linear_bias",
+            category="shape",
         ),
         ErrorInput(
             "kdim-unbatched",
@@ -535,6 +569,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "requires batched input",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "probabilities-with-ignore-index",
@@ -543,6 +578,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "ignore_index cannot be specified when target contains probabilities",
             "ignore_index",
+            category="value",
         ),
         ErrorInput(
             "dtypes-differ",
@@ -551,6 +587,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected m1 and m2 to have the same dtype",
             "linear_weight",
+            category="dtype",
         ),
         ErrorInput(
             "bad-reduction",
@@ -559,6 +596,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             ValueError,
             "is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "target-out-of-range",
@@ -567,6 +605,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             IndexError,
             "Target 7 is out of bounds",
             "target",
+            category="index",
         ),
         ErrorInput(
             "weight-size",
@@ -575,11 +614,20 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "weight tensor should be defined either for all 5 classes",
             "weight",
+            category="shape",
         ),
         ErrorInput(
-            "int32-target", (x, w, y.int()), {}, RuntimeError, "expected target dtype to be Long or Byte", "target"
+            "int32-target",
+            (x, w, y.int()),
+            {},
+            RuntimeError,
+            "expected target dtype to be Long or Byte",
+            "target",
+            category="dtype",
         ),
-        ErrorInput("batch-differs", (x, w, y[:4]), {}, ValueError, "Expected input batch_size", "target"),
+        ErrorInput(
+            "batch-differs", (x, w, y[:4]), {}, ValueError, "Expected input batch_size", "target", category="shape"
+        ),
         ErrorInput(
             "smoothing-above-1",
             (x, w, y),
@@ -587,6 +635,7 @@ def linear_ce_errors() -> list[ErrorInput]:
             RuntimeError,
             "label_smoothing must be between 0.0 and 1.0",
             "label_smoothing",
+            category="value",
         ),
         ErrorInput(
             "weight-requires-grad",
@@ -709,6 +758,9 @@ LINEAR_CROSS_ENTROPY = LossCase(
     # the gradient in the forward pass (as torch's chunked path, which supports no double backward). The
     # readable refimpl's gradient is differentiable, but this flag covers both implementations (issue 16)
     double_backward=False,
+    known_differences={"meta-device": "torch 2.13 accepts a meta tensor next to CPU tensors in linear_cross_entropy"},
+    error_categories=frozenset({"shape", "dtype", "reduction", "index", "device", "requires_grad"}),
+    fuzz=fuzz.linear_cross_entropy(),
 )
 
 

@@ -34,6 +34,7 @@ import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl.margin.cosine_embedding import EPS, cosine_parts
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -201,6 +202,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -209,6 +211,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "bad-reduction-before-bad-input",
@@ -217,6 +220,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input-list",
@@ -225,6 +229,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -233,6 +238,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "margin-str",
@@ -241,6 +247,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 3\) must be float, not str",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "margin-None",
@@ -249,6 +256,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 3\) must be float, not NoneType",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "margin-tensor-of-2",
@@ -257,6 +265,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 3\) must be float, not Tensor",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "not-broadcastable",
@@ -265,6 +274,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(4\) must match the size of tensor b \(3\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "input-bool",
@@ -273,6 +283,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with two bool tensors is not supported",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-complex",
@@ -281,6 +292,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             NotImplementedError,
             "clamp is not supported for complex types",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "int64-mean",
@@ -289,6 +301,7 @@ def hinge_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"mean\(\): could not infer output dtype",
             "reduction",
+            category="reduction",
         ),
     ]
 
@@ -460,6 +473,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -468,6 +482,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "bad-reduction-before-bad-ndim",
@@ -476,6 +491,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input2-0-dim",
@@ -484,6 +500,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "All input tensors should have same dimension but got sizes",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "target-0-dim",
@@ -492,6 +509,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "All input tensors should have same dimension but got sizes",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "target-(4,1)-for-(4,)",
@@ -500,12 +518,25 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "All input tensors should have same dimension but got sizes",
             "target",
+            category="shape",
         ),
         ErrorInput(
-            "input1-list", ([1.0], b[:1], y[:1]), {}, AttributeError, "'list' object has no attribute 'dim'", "input1"
+            "input1-list",
+            ([1.0], b[:1], y[:1]),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'dim'",
+            "input1",
+            category="dtype",
         ),
         ErrorInput(
-            "target-list", (a[:1], b[:1], [1.0]), {}, AttributeError, "'list' object has no attribute 'dim'", "target"
+            "target-list",
+            (a[:1], b[:1], [1.0]),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'dim'",
+            "target",
+            category="dtype",
         ),
         ErrorInput(
             "margin-str",
@@ -514,6 +545,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 4\) must be float, not str",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "margin-None",
@@ -522,6 +554,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 4\) must be float, not NoneType",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "input2-not-broadcastable",
@@ -530,6 +563,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(4\) must match the size of tensor b \(3\)",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "target-not-broadcastable",
@@ -538,6 +572,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "inputs-bool",
@@ -546,6 +581,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with two bool tensors is not supported",
             "input1",
+            category="dtype",
         ),
         ErrorInput(
             "input1-bool",
@@ -554,6 +590,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with a bool tensor is not supported",
             "input1",
+            category="dtype",
         ),
         ErrorInput(
             "target-bool",
@@ -562,6 +599,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             RuntimeError,
             "Negation, the `-` operator, on a bool tensor is not supported",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "input1-complex",
@@ -570,6 +608,7 @@ def margin_ranking_errors() -> list[ErrorInput]:
             NotImplementedError,
             "clamp is not supported for complex types",
             "input1",
+            category="dtype",
         ),
     ]
 
@@ -644,6 +683,7 @@ HINGE_EMBEDDING_LOSS = LossCase(
     ],
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=hinge_embedding_hand_gradient,
+    fuzz=fuzz.hinge_embedding(),
 )
 
 
@@ -676,6 +716,8 @@ MARGIN_RANKING_LOSS = LossCase(
     ],
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=margin_ranking_hand_gradient,
+    fuzz=fuzz.margin_ranking(),
+    large_sum_check=True,
 )
 
 
@@ -829,6 +871,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction-before-p",
@@ -837,11 +880,20 @@ def multi_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
-        ErrorInput("p=3", (x, y), dict(p=3), ValueError, "only p == 1 and p == 2 supported", "p="),
-        ErrorInput("p=1.5", (x, y), dict(p=1.5), ValueError, "only p == 1 and p == 2 supported", "p="),
+        ErrorInput("p=3", (x, y), dict(p=3), ValueError, "only p == 1 and p == 2 supported", "p=", category="value"),
         ErrorInput(
-            "weight-2-D", (x, y), dict(weight=torch.ones(1, 5)), ValueError, "weight must be one-dimensional", "weight"
+            "p=1.5", (x, y), dict(p=1.5), ValueError, "only p == 1 and p == 2 supported", "p=", category="value"
+        ),
+        ErrorInput(
+            "weight-2-D",
+            (x, y),
+            dict(weight=torch.ones(1, 5)),
+            ValueError,
+            "weight must be one-dimensional",
+            "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-0-dim",
@@ -850,6 +902,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             ValueError,
             "weight must be one-dimensional",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-wrong-length",
@@ -858,6 +911,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"inconsistent weight size, expected 5 but got \[4\]",
             "weight",
+            category="shape",
         ),
         ErrorInput(
             "weight-float64-input-float32",
@@ -866,6 +920,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected scalar type Float but found Double",
             "weight",
+            category="dtype",
         ),
         ErrorInput(
             "weight-int64",
@@ -874,6 +929,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected scalar type Float but found Long",
             "weight",
+            category="dtype",
         ),
         ErrorInput(
             "weight-requires-grad",
@@ -882,6 +938,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             "is not differentiable with respect to argument 'weight'",
             "weight",
+            category="requires_grad",
         ),
         ErrorInput(
             "input-3-D",
@@ -890,6 +947,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected non-empty vector or matrix with optional 0-dim batch size, but got: \[2, 3, 4\]",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "C=0",
@@ -898,6 +956,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected non-empty vector or matrix with optional 0-dim batch size, but got: \[3, 0\]",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "empty-vector",
@@ -906,6 +965,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected non-empty vector or matrix with optional 0-dim batch size, but got: \[0\]",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "target-(4,1)",
@@ -914,9 +974,16 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"target tensor should be 1-D with size equal to the number of input samples",
             "target",
+            category="shape",
         ),
         ErrorInput(
-            "target-too-short", (x, y[:3]), {}, RuntimeError, r"Expected target size \[4\], but got \[3\]", "target"
+            "target-too-short",
+            (x, y[:3]),
+            {},
+            RuntimeError,
+            r"Expected target size \[4\], but got \[3\]",
+            "target",
+            category="shape",
         ),
         ErrorInput(
             "target-0-dim-for-batch-of-4",
@@ -925,6 +992,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected target size \[4\], but got \[\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "unbatched-target-(2,)",
@@ -933,20 +1001,53 @@ def multi_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected target size \[1\], but got \[2\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
-            "target-out-of-range", (x, torch.tensor([0, 1, 2, 5])), {}, RuntimeError, "target out of range", "target"
+            "target-out-of-range",
+            (x, torch.tensor([0, 1, 2, 5])),
+            {},
+            RuntimeError,
+            "target out of range",
+            "target",
+            category="index",
         ),
         ErrorInput(
-            "target-negative", (x, torch.tensor([0, 1, 2, -1])), {}, RuntimeError, "target out of range", "target"
+            "target-negative",
+            (x, torch.tensor([0, 1, 2, -1])),
+            {},
+            RuntimeError,
+            "target out of range",
+            "target",
+            category="index",
         ),
         ErrorInput(
-            "target-minus-100", (x, torch.tensor([0, 1, 2, -100])), {}, RuntimeError, "target out of range", "target"
+            "target-minus-100",
+            (x, torch.tensor([0, 1, 2, -100])),
+            {},
+            RuntimeError,
+            "target out of range",
+            "target",
+            category="index",
         ),
         ErrorInput(
-            "target-float", (x, y.double()), {}, RuntimeError, "expected scalar type Long but found Double", "target"
+            "target-float",
+            (x, y.double()),
+            {},
+            RuntimeError,
+            "expected scalar type Long but found Double",
+            "target",
+            category="dtype",
         ),
-        ErrorInput("target-int32", (x, y.int()), {}, RuntimeError, "expected scalar type Long but found Int", "target"),
+        ErrorInput(
+            "target-int32",
+            (x, y.int()),
+            {},
+            RuntimeError,
+            "expected scalar type Long but found Int",
+            "target",
+            category="dtype",
+        ),
         ErrorInput(
             "input-float16-cpu",
             (x.half(), y),
@@ -954,6 +1055,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"multi_margin_loss_cpu_kernel\" not implemented for 'Half'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-bfloat16-cpu",
@@ -962,6 +1064,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"multi_margin_loss_cpu_kernel\" not implemented for 'BFloat16'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-int64",
@@ -970,6 +1073,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'Long'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-bool",
@@ -978,6 +1082,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'Bool'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-complex",
@@ -986,6 +1091,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'ComplexFloat'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "margin-str",
@@ -994,6 +1100,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 4\) must be Number, not str",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "input-list",
@@ -1002,6 +1109,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -1010,6 +1118,7 @@ def multi_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
     ]
 
@@ -1138,6 +1247,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction-before-shape",
@@ -1146,6 +1256,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input-3-D",
@@ -1154,6 +1265,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected non-empty vector or matrix with optional 0-dim batch size, but got: \[2, 2, 4\]",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "C=0",
@@ -1162,6 +1274,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"Expected non-empty vector or matrix with optional 0-dim batch size, but got: \[3, 0\]",
             "input",
+            category="shape",
         ),
         ErrorInput(
             "target-(2,3)",
@@ -1170,6 +1283,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"inconsistent target size: \[2, 3\] for input of size: \[2, 4\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "unbatched-target-2-D",
@@ -1178,6 +1292,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"inconsistent target size: \[1, 4\] for input of size: \[4\]",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "batched-(1,4)-target-1-D",
@@ -1186,10 +1301,25 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             r"inconsistent target size: \[4\] for input of size: \[1, 4\]",
             "target",
+            category="shape",
         ),
-        ErrorInput("target-equal-C", (x, torch.tensor([[4, -1, 0, 0], [0, 0, 0, 0]])), {}, RuntimeError, oob, "target"),
         ErrorInput(
-            "target-minus-2", (x, torch.tensor([[-2, -1, 0, 0], [0, 0, 0, 0]])), {}, RuntimeError, oob, "target"
+            "target-equal-C",
+            (x, torch.tensor([[4, -1, 0, 0], [0, 0, 0, 0]])),
+            {},
+            RuntimeError,
+            oob,
+            "target",
+            category="index",
+        ),
+        ErrorInput(
+            "target-minus-2",
+            (x, torch.tensor([[-2, -1, 0, 0], [0, 0, 0, 0]])),
+            {},
+            RuntimeError,
+            oob,
+            "target",
+            category="index",
         ),
         ErrorInput(
             "target-out-of-range-after-the--1",
@@ -1198,11 +1328,26 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             RuntimeError,
             oob,
             "target",
+            category="index",
         ),
         ErrorInput(
-            "target-float", (x, y.double()), {}, RuntimeError, "expected scalar type Long but found Double", "target"
+            "target-float",
+            (x, y.double()),
+            {},
+            RuntimeError,
+            "expected scalar type Long but found Double",
+            "target",
+            category="dtype",
         ),
-        ErrorInput("target-int32", (x, y.int()), {}, RuntimeError, "expected scalar type Long but found Int", "target"),
+        ErrorInput(
+            "target-int32",
+            (x, y.int()),
+            {},
+            RuntimeError,
+            "expected scalar type Long but found Int",
+            "target",
+            category="dtype",
+        ),
         ErrorInput(
             "input-float16-cpu",
             (x.half(), y),
@@ -1210,9 +1355,16 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"multilabel_margin_loss_forward_out_frame\" not implemented for 'Half'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
-            "input-bfloat16-cpu", (x.bfloat16(), y), {}, NotImplementedError, "not implemented for 'BFloat16'", "input"
+            "input-bfloat16-cpu",
+            (x.bfloat16(), y),
+            {},
+            NotImplementedError,
+            "not implemented for 'BFloat16'",
+            "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-int64",
@@ -1221,6 +1373,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'Long'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-bool",
@@ -1229,6 +1382,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'Bool'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-complex",
@@ -1237,6 +1391,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             NotImplementedError,
             "not implemented for 'ComplexFloat'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-list",
@@ -1245,6 +1400,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -1253,6 +1409,7 @@ def multilabel_margin_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
     ]
 
@@ -1350,6 +1507,8 @@ MULTI_MARGIN_LOSS = LossCase(
     dtypes={"cpu": CPU_DTYPES, "cuda": FLOATING},
     hand_gradient=multi_margin_hand_gradient,
     double_backward=False,
+    error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
+    fuzz=fuzz.multi_margin(),
 )
 
 
@@ -1398,6 +1557,8 @@ MULTILABEL_MARGIN_LOSS = LossCase(
     dtypes={"cpu": CPU_DTYPES, "cuda": FLOATING},
     hand_gradient=multilabel_margin_hand_gradient,
     double_backward=False,
+    error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
+    fuzz=fuzz.multilabel_margin(),
 )
 
 
@@ -1532,6 +1693,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -1540,6 +1702,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction=None",
@@ -1548,6 +1711,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "None is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "bad-reduction-before-bad-shapes",
@@ -1556,6 +1720,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input1-list",
@@ -1564,6 +1729,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input1' \(position 1\) must be Tensor, not list",
             "input1",
+            category="dtype",
         ),
         ErrorInput(
             "input2-list",
@@ -1572,6 +1738,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input2' \(position 2\) must be Tensor, not list",
             "input2",
+            category="dtype",
         ),
         ErrorInput(
             "target-float",
@@ -1580,6 +1747,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 3\) must be Tensor, not float",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "margin-str",
@@ -1588,6 +1756,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 4\) must be float, not str",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "margin-None",
@@ -1596,6 +1765,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'margin' \(position 4\) must be float, not NoneType",
             "margin",
+            category="dtype",
         ),
         ErrorInput(
             "target-2-D",
@@ -1604,6 +1774,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             "0D or 1D target tensor expected, multi-target not supported",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "3-D-inputs",
@@ -1613,6 +1784,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             r"1D target tensor expects 2D input tensors, but found inputs with sizes \[2, 3, 4\] and "
             r"\[2, 3, 4\]",
             "input1",
+            category="shape",
         ),
         ErrorInput(
             "3-D-inputs-0-dim-target",
@@ -1621,6 +1793,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"0D target tensor expects 1D input tensors",
             "input1",
+            category="shape",
         ),
         ErrorInput(
             "1-D-inputs-1-D-target",
@@ -1629,6 +1802,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"1D target tensor expects 2D input tensors, but found inputs with sizes \[5\] and \[5\]",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "2-D-inputs-0-dim-target",
@@ -1637,6 +1811,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"0D target tensor expects 1D input tensors, but found inputs with sizes \[4, 5\] and \[4, 5\]",
             "input1",
+            category="shape",
         ),
         ErrorInput(
             "0-dim-inputs",
@@ -1645,6 +1820,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"0D target tensor expects 1D input tensors, but found inputs with sizes \[\] and \[\]",
             "input1",
+            category="shape",
         ),
         ErrorInput(
             "input1-2-D-input2-1-D",
@@ -1653,6 +1829,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"1D target tensor expects 2D input tensors, but found inputs with sizes \[4, 5\] and \[5\]",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "feature-mismatch-(4,5)-(4,3)",
@@ -1661,6 +1838,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(5\) must match the size of tensor b \(3\) at non-singleton dimension 1",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "batch-mismatch-(4,5)-(3,5)",
@@ -1669,6 +1847,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(4\) must match the size of tensor b \(3\) at non-singleton dimension 0",
             "input2",
+            category="shape",
         ),
         ErrorInput(
             "target-(3,)-for-4-pairs",
@@ -1677,6 +1856,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "empty-target-for-4-pairs",
@@ -1685,6 +1865,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(0\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "complex-inputs",
@@ -1693,6 +1874,7 @@ def cosine_embedding_errors() -> list[ErrorInput]:
             NotImplementedError,
             "clamp is not supported for complex types",
             "input1",
+            category="dtype",
         ),
     ]
 
@@ -1780,6 +1962,8 @@ COSINE_EMBEDDING_LOSS = LossCase(
     ],
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=cosine_embedding_hand_gradient,
+    fuzz=fuzz.cosine_embedding(),
+    large_sum_check=True,
 )
 
 

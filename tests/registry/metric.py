@@ -13,6 +13,7 @@ import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl.metric._distance import cosine_distance
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -283,12 +284,29 @@ def triplet_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
-            "margin=0", (a, p, n), dict(margin=0.0), ValueError, "margin must be greater than 0, got 0.0", "margin"
+            "margin=0",
+            (a, p, n),
+            dict(margin=0.0),
+            ValueError,
+            "margin must be greater than 0, got 0.0",
+            "margin",
+            category="value",
         ),
-        ErrorInput("margin=-1", (a, p, n), dict(margin=-1.0), ValueError, "margin must be greater than 0", "margin"),
-        ErrorInput("margin-str", (a, p, n), dict(margin="1"), TypeError, "'<=' not supported", "margin"),
+        ErrorInput(
+            "margin=-1",
+            (a, p, n),
+            dict(margin=-1.0),
+            ValueError,
+            "margin must be greater than 0",
+            "margin",
+            category="value",
+        ),
+        ErrorInput(
+            "margin-str", (a, p, n), dict(margin="1"), TypeError, "'<=' not supported", "margin", category="dtype"
+        ),
         ErrorInput(
             "ndim-mismatch",
             (a, p, n[0]),
@@ -296,6 +314,7 @@ def triplet_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected to have the same number of dimensions, but got: anchor 2D, positive 2D, and negative 1D",
             "negative",
+            category="shape",
         ),
         ErrorInput(
             "not-broadcastable",
@@ -304,13 +323,38 @@ def triplet_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "positive",
+            category="shape",
         ),
         ErrorInput(
-            "anchor-list", ([1.0, 2.0], p, n), {}, TypeError, "argument 'anchor' .*must be Tensor, not list", "anchor"
+            "anchor-list",
+            ([1.0, 2.0], p, n),
+            {},
+            TypeError,
+            "argument 'anchor' .*must be Tensor, not list",
+            "anchor",
+            category="dtype",
         ),
-        ErrorInput("p-str", (a, p, n), dict(p="2"), TypeError, "argument 'p' .*must be float, not str", "'p'"),
-        ErrorInput("eps-str", (a, p, n), dict(eps="0"), TypeError, "argument 'eps' .*must be float, not str", "eps"),
-        ErrorInput("swap-int", (a, p, n), dict(swap=1), TypeError, "argument 'swap' .*must be bool, not int", "swap"),
+        ErrorInput(
+            "p-str", (a, p, n), dict(p="2"), TypeError, "argument 'p' .*must be float, not str", "'p'", category="dtype"
+        ),
+        ErrorInput(
+            "eps-str",
+            (a, p, n),
+            dict(eps="0"),
+            TypeError,
+            "argument 'eps' .*must be float, not str",
+            "eps",
+            category="dtype",
+        ),
+        ErrorInput(
+            "swap-int",
+            (a, p, n),
+            dict(swap=1),
+            TypeError,
+            "argument 'swap' .*must be bool, not int",
+            "swap",
+            category="dtype",
+        ),
         ErrorInput(
             "bool-positive",
             (a, p > 0, n),
@@ -318,6 +362,7 @@ def triplet_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with .*bool tensor",
             "positive",
+            category="dtype",
         ),
         ErrorInput(
             "inf-norm-of-empty-dim",
@@ -326,6 +371,7 @@ def triplet_errors() -> list[ErrorInput]:
             RuntimeError,
             "cannot compute the inf norm on the dimension",
             "dimension",
+            category="shape",
         ),
     ]
 
@@ -340,6 +386,7 @@ def with_distance_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='elementwise_mean'",
@@ -348,8 +395,17 @@ def with_distance_errors() -> list[ErrorInput]:
             ValueError,
             "elementwise_mean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
-        ErrorInput("margin=0", (a, p, n), dict(margin=0.0), ValueError, "margin must be greater than 0", "margin"),
+        ErrorInput(
+            "margin=0",
+            (a, p, n),
+            dict(margin=0.0),
+            ValueError,
+            "margin must be greater than 0",
+            "margin",
+            category="value",
+        ),
         ErrorInput(
             "margin=0-and-reduction='foo'",
             (a, p, n),
@@ -357,6 +413,7 @@ def with_distance_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "ndim-mismatch",
@@ -365,8 +422,17 @@ def with_distance_errors() -> list[ErrorInput]:
             RuntimeError,
             "expected to have the same number of dimensions, but got: anchor 2D, positive 1D",
             "positive",
+            category="shape",
         ),
-        ErrorInput("anchor-list", ([1.0], p, n), {}, AttributeError, "'list' object has no attribute 'ndim'", "anchor"),
+        ErrorInput(
+            "anchor-list",
+            ([1.0], p, n),
+            {},
+            AttributeError,
+            "'list' object has no attribute 'ndim'",
+            "anchor",
+            category="dtype",
+        ),
         ErrorInput(
             "distance_function-positional",
             (a, p, n, cosine_distance),
@@ -374,6 +440,7 @@ def with_distance_errors() -> list[ErrorInput]:
             TypeError,
             "takes 3 positional arguments but 4 were given",
             "positional",
+            category="dtype",
         ),
     ]
 
@@ -463,6 +530,7 @@ TRIPLET_MARGIN_LOSS = LossCase(
     ],
     hand_gradient=triplet_hand_gradient,
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
+    fuzz=fuzz.triplet_margin(),
 )
 
 
@@ -503,6 +571,7 @@ TRIPLET_MARGIN_WITH_DISTANCE_LOSS = LossCase(
     ],
     hand_gradient=with_distance_hand_gradient,
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
+    fuzz=fuzz.triplet_margin_with_distance(),
 )
 
 

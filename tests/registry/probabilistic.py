@@ -27,6 +27,7 @@ import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl._reduction import legacy_get_string
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -182,6 +183,7 @@ def kl_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction=None",
@@ -190,6 +192,7 @@ def kl_errors() -> list[ErrorInput]:
             ValueError,
             "None is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction-checked-before-dtype",
@@ -198,12 +201,25 @@ def kl_errors() -> list[ErrorInput]:
             ValueError,
             "avg is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
-            "input-int64", (torch.tensor([0, 1]), torch.tensor([0.5, 0.5])), {}, RuntimeError, integral, "input"
+            "input-int64",
+            (torch.tensor([0, 1]), torch.tensor([0.5, 0.5])),
+            {},
+            RuntimeError,
+            integral,
+            "input",
+            category="dtype",
         ),
         ErrorInput(
-            "target-int64", (torch.tensor([-1.0, -0.5]), torch.tensor([0, 1])), {}, RuntimeError, integral, "target"
+            "target-int64",
+            (torch.tensor([-1.0, -0.5]), torch.tensor([0, 1])),
+            {},
+            RuntimeError,
+            integral,
+            "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-bool",
@@ -212,6 +228,7 @@ def kl_errors() -> list[ErrorInput]:
             RuntimeError,
             integral,
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "input-complex",
@@ -220,6 +237,7 @@ def kl_errors() -> list[ErrorInput]:
             RuntimeError,
             "kl_div: Complex inputs not supported",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "complex-checked-before-integral",
@@ -228,6 +246,7 @@ def kl_errors() -> list[ErrorInput]:
             RuntimeError,
             "kl_div: Complex inputs not supported",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "not-broadcastable",
@@ -236,6 +255,7 @@ def kl_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "input-list",
@@ -244,6 +264,7 @@ def kl_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -252,6 +273,7 @@ def kl_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "log_target-int",
@@ -260,6 +282,7 @@ def kl_errors() -> list[ErrorInput]:
             TypeError,
             "argument 'log_target' must be bool, not int",
             "log_target",
+            category="dtype",
         ),
         ErrorInput(
             "log_target-None",
@@ -268,6 +291,7 @@ def kl_errors() -> list[ErrorInput]:
             TypeError,
             "argument 'log_target' must be bool, not NoneType",
             "log_target",
+            category="dtype",
         ),
     ]
 
@@ -497,6 +521,7 @@ def poisson_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='elementwise_mean'",
@@ -505,6 +530,7 @@ def poisson_errors() -> list[ErrorInput]:
             ValueError,
             "elementwise_mean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction='batchmean'",
@@ -513,6 +539,7 @@ def poisson_errors() -> list[ErrorInput]:
             ValueError,
             "batchmean is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction-checked-before-input",
@@ -521,6 +548,7 @@ def poisson_errors() -> list[ErrorInput]:
             ValueError,
             "avg is not a valid value for reduction",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "not-broadcastable",
@@ -529,6 +557,7 @@ def poisson_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "not-broadcastable-full",
@@ -537,6 +566,7 @@ def poisson_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(2\) must match the size of tensor b \(3\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "input-list",
@@ -545,6 +575,7 @@ def poisson_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'input' \(position 1\) must be Tensor, not list",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -553,6 +584,7 @@ def poisson_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'target' \(position 2\) must be Tensor, not list",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "log_input-None",
@@ -561,6 +593,7 @@ def poisson_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'log_input' \(position 3\) must be bool, not NoneType",
             "log_input",
+            category="dtype",
         ),
         ErrorInput(
             "full-str",
@@ -569,6 +602,7 @@ def poisson_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'full' \(position 4\) must be bool, not str",
             "full",
+            category="dtype",
         ),
         ErrorInput(
             "eps-str",
@@ -577,10 +611,15 @@ def poisson_errors() -> list[ErrorInput]:
             TypeError,
             r"argument 'eps' \(position 5\) must be float, not str",
             "eps",
+            category="dtype",
         ),
-        ErrorInput("bool-input-and-target", (x > 0, y > 1), {}, RuntimeError, sub_bool, "input and target"),
-        ErrorInput("bool-input-rate", (x > 0, y), dict(log_input=False), RuntimeError, sub_bool, "input"),
-        ErrorInput("bool-target-full", (x, y > 1), dict(full=True), RuntimeError, sub_bool, "target"),
+        ErrorInput(
+            "bool-input-and-target", (x > 0, y > 1), {}, RuntimeError, sub_bool, "input and target", category="dtype"
+        ),
+        ErrorInput(
+            "bool-input-rate", (x > 0, y), dict(log_input=False), RuntimeError, sub_bool, "input", category="dtype"
+        ),
+        ErrorInput("bool-target-full", (x, y > 1), dict(full=True), RuntimeError, sub_bool, "target", category="dtype"),
         ErrorInput(
             "complex-target-full",
             (x, y.to(torch.complex64)),
@@ -588,6 +627,7 @@ def poisson_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"le_cpu\" not implemented for 'ComplexFloat'",
             "target",
+            category="dtype",
         ),
     ]
 
@@ -737,6 +777,8 @@ POISSON_NLL_LOSS = LossCase(
     known_values=POISSON_KNOWN,
     hand_gradient=poisson_hand_gradient,
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.poisson_nll(),
+    large_sum_check=True,
 )
 
 
@@ -754,6 +796,8 @@ KL_DIV = LossCase(
     known_values=KL_KNOWN,
     hand_gradient=kl_hand_gradient,
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.kl_div(),
+    large_sum_check=True,
 )
 
 
@@ -904,7 +948,15 @@ def gaussian_nll_errors() -> list[ErrorInput]:
     x4, y4 = torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)
     size = "var is of incorrect size"
     out = [
-        ErrorInput("reduction='foo'", (x, y, v), dict(reduction="foo"), ValueError, "foo is not valid", "reduction"),
+        ErrorInput(
+            "reduction='foo'",
+            (x, y, v),
+            dict(reduction="foo"),
+            ValueError,
+            "foo is not valid",
+            "reduction",
+            category="reduction",
+        ),
         ErrorInput(
             "reduction='elementwise_mean'",
             (x, y, v),
@@ -912,6 +964,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             ValueError,
             "elementwise_mean is not valid",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "reduction=None",
@@ -920,16 +973,45 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             TypeError,
             r"unsupported operand type\(s\) for \+: 'NoneType' and 'str'",
             "reduction",
-        ),
-        ErrorInput("var-negative-entry", (x, y, v - 0.5), {}, ValueError, "var has negative entry/entries", "var"),
-        ErrorInput("var-negative-float", (x, y, -1.0), {}, ValueError, "var has negative entry/entries", "var"),
-        ErrorInput(
-            "var-negative-before-size", (x, y, -torch.rand(5)), {}, ValueError, "var has negative entry/entries", "var"
+            category="reduction",
         ),
         ErrorInput(
-            "var-python-int", (x, y, 1), {}, TypeError, r"any\(\) received an invalid combination of arguments", "var"
+            "var-negative-entry",
+            (x, y, v - 0.5),
+            {},
+            ValueError,
+            "var has negative entry/entries",
+            "var",
+            category="value",
         ),
-        ErrorInput("var-None", (x, y, None), {}, TypeError, "'<' not supported", "var"),
+        ErrorInput(
+            "var-negative-float",
+            (x, y, -1.0),
+            {},
+            ValueError,
+            "var has negative entry/entries",
+            "var",
+            category="value",
+        ),
+        ErrorInput(
+            "var-negative-before-size",
+            (x, y, -torch.rand(5)),
+            {},
+            ValueError,
+            "var has negative entry/entries",
+            "var",
+            category="value",
+        ),
+        ErrorInput(
+            "var-python-int",
+            (x, y, 1),
+            {},
+            TypeError,
+            r"any\(\) received an invalid combination of arguments",
+            "var",
+            category="dtype",
+        ),
+        ErrorInput("var-None", (x, y, None), {}, TypeError, "'<' not supported", "var", category="dtype"),
         ErrorInput(
             "var-complex",
             (x, y, v.to(torch.complex64)),
@@ -937,6 +1019,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             NotImplementedError,
             "\"lt_cpu\" not implemented for 'ComplexFloat'",
             "var",
+            category="dtype",
         ),
         ErrorInput(
             "var-float-complex-input",
@@ -945,6 +1028,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             NotImplementedError,
             "clamp is not supported for complex types",
             "var",
+            category="dtype",
         ),
         ErrorInput(
             "var-int64-eps-float",
@@ -953,6 +1037,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Float can't be cast to the desired output type",
             "var",
+            category="dtype",
         ),
         ErrorInput(
             "var-bool-eps-int",
@@ -961,6 +1046,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "result type Long can't be cast to the desired output type",
             "var",
+            category="dtype",
         ),
         ErrorInput(
             "eps=None",
@@ -969,6 +1055,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "At least one of 'min' or 'max' must not be None",
             "eps",
+            category="dtype",
         ),
         ErrorInput(
             "eps-str",
@@ -977,8 +1064,17 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             TypeError,
             r"clamp_\(\) received an invalid combination of arguments",
             "eps",
+            category="dtype",
         ),
-        ErrorInput("size-before-reduction", (x, y, torch.rand(5)), dict(reduction="foo"), ValueError, size, "var"),
+        ErrorInput(
+            "size-before-reduction",
+            (x, y, torch.rand(5)),
+            dict(reduction="foo"),
+            ValueError,
+            size,
+            "var",
+            category="shape",
+        ),
         ErrorInput(
             "reduction-before-target",
             (x, torch.randn(5), v),
@@ -986,6 +1082,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             ValueError,
             "foo is not valid",
             "reduction",
+            category="reduction",
         ),
         ErrorInput(
             "input-list",
@@ -994,6 +1091,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             AttributeError,
             "'list' object has no attribute 'size'",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "input-list-var-float",
@@ -1002,6 +1100,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             TypeError,
             "argument 'input' .*must be (a )?Tensor",
             "input",
+            category="dtype",
         ),
         ErrorInput(
             "target-list",
@@ -1010,6 +1109,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             TypeError,
             r"unsupported operand type\(s\) for -: 'Tensor' and 'list'",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "target-not-broadcastable",
@@ -1018,6 +1118,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(4\) must match the size of tensor b \(5\)",
             "target",
+            category="shape",
         ),
         ErrorInput(
             "var-(0,1)-does-not-broadcast",
@@ -1026,6 +1127,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             r"The size of tensor a \(3\) must match the size of tensor b \(0\)",
             "var",
+            category="shape",
         ),
         ErrorInput(
             "bool-input-target",
@@ -1034,6 +1136,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with two bool tensors is not supported",
             "bool",
+            category="dtype",
         ),
         ErrorInput(
             "bool-target",
@@ -1042,6 +1145,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with a bool tensor is not supported",
             "target",
+            category="dtype",
         ),
         ErrorInput(
             "python-bool-target",
@@ -1050,16 +1154,33 @@ def gaussian_nll_errors() -> list[ErrorInput]:
             RuntimeError,
             "Subtraction, the `-` operator, with a bool tensor is not supported",
             "target",
+            category="dtype",
         ),
-        ErrorInput("var-(3,4)-input-(3,1)-target-(3,4)", (torch.randn(3, 1), y, v), {}, ValueError, size, "var"),
-        ErrorInput("var-0-dim-input-2-D", (x, y, torch.tensor(0.5)), {}, ValueError, size, "var"),
-        ErrorInput("var-(1,)-input-0-dim", (x[0, 0], y[0, 0], torch.rand(1)), {}, ValueError, size, "var"),
         ErrorInput(
-            "var-(4,1)-input-(4,)", (torch.randn(4), torch.randn(4), torch.rand(4, 1)), {}, ValueError, size, "var"
+            "var-(3,4)-input-(3,1)-target-(3,4)",
+            (torch.randn(3, 1), y, v),
+            {},
+            ValueError,
+            size,
+            "var",
+            category="shape",
         ),
-        ErrorInput("var-last-dim-only-(4,)", (x, y, torch.rand(4)), {}, ValueError, size, "var"),
-        ErrorInput("var-(3,2)-one-dim-not-1", (x, y, torch.rand(3, 2)), {}, ValueError, size, "var"),
-        ErrorInput("var-(1,1)-two-dims", (x, y, torch.rand(1, 1)), {}, ValueError, size, "var"),
+        ErrorInput("var-0-dim-input-2-D", (x, y, torch.tensor(0.5)), {}, ValueError, size, "var", category="shape"),
+        ErrorInput(
+            "var-(1,)-input-0-dim", (x[0, 0], y[0, 0], torch.rand(1)), {}, ValueError, size, "var", category="shape"
+        ),
+        ErrorInput(
+            "var-(4,1)-input-(4,)",
+            (torch.randn(4), torch.randn(4), torch.rand(4, 1)),
+            {},
+            ValueError,
+            size,
+            "var",
+            category="shape",
+        ),
+        ErrorInput("var-last-dim-only-(4,)", (x, y, torch.rand(4)), {}, ValueError, size, "var", category="shape"),
+        ErrorInput("var-(3,2)-one-dim-not-1", (x, y, torch.rand(3, 2)), {}, ValueError, size, "var", category="shape"),
+        ErrorInput("var-(1,1)-two-dims", (x, y, torch.rand(1, 1)), {}, ValueError, size, "var", category="shape"),
     ]
     for shape in ((4, 3, 1, 1), (1, 1, 1, 1), (3, 2, 2), (2,)):
         out.append(
@@ -1070,6 +1191,7 @@ def gaussian_nll_errors() -> list[ErrorInput]:
                 ValueError,
                 size,
                 "var",
+                category="shape",
             )
         )
     return out
@@ -1188,6 +1310,9 @@ GAUSSIAN_NLL_LOSS = LossCase(
     ],
     hand_gradient=gaussian_nll_hand_gradient,
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
+    error_categories=frozenset({"shape", "dtype", "reduction", "device", "value"}),
+    fuzz=fuzz.gaussian_nll(),
+    large_sum_check=True,
 )
 
 

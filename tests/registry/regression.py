@@ -14,6 +14,7 @@ import refimpl.functional as RF
 import refimpl.nn as RN
 from refimpl._reduction import legacy_get_string
 
+from . import fuzz
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -178,6 +179,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 ValueError,
                 "foo is not a valid value for reduction",
                 "reduction",
+                category="reduction",
             ),
             ErrorInput(
                 "reduction='batchmean'",
@@ -186,6 +188,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 ValueError,
                 "batchmean is not a valid value for reduction",
                 "reduction",
+                category="reduction",
             ),
             ErrorInput(
                 "not-broadcastable",
@@ -194,6 +197,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 RuntimeError,
                 r"The size of tensor a \(3\) must match the size of tensor b \(4\)",
                 "target",
+                category="shape",
             ),
             ErrorInput(
                 "input-list",
@@ -202,6 +206,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 AttributeError,
                 "'list' object has no attribute 'size'",
                 "input",
+                category="dtype",
             ),
             ErrorInput(
                 "target-list",
@@ -210,13 +215,20 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 AttributeError,
                 "'list' object has no attribute 'size'",
                 "target",
+                category="dtype",
             ),
         ]
         ints = (torch.tensor([1, 2, 3]), torch.tensor([0, 0, 0]))
         if fn == "l1_loss":
             out.append(
                 ErrorInput(
-                    "int64-mean", ints, {}, RuntimeError, "mean\\(\\): could not infer output dtype", "reduction"
+                    "int64-mean",
+                    ints,
+                    {},
+                    RuntimeError,
+                    "mean\\(\\): could not infer output dtype",
+                    "reduction",
+                    category="reduction",
                 )
             )
             out.append(
@@ -227,6 +239,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     RuntimeError,
                     "Subtraction, the `-` operator, with two bool tensors is not supported",
                     "bool",
+                    category="dtype",
                 )
             )
             out.append(
@@ -237,6 +250,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     RuntimeError,
                     "Subtraction, the `-` operator, with a bool tensor is not supported",
                     "input",
+                    category="dtype",
                 )
             )
             out.append(
@@ -247,6 +261,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     RuntimeError,
                     "Subtraction, the `-` operator, with a bool tensor is not supported",
                     "target",
+                    category="dtype",
                 )
             )
         else:
@@ -259,7 +274,13 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                 dtype_name = {"int64": "Long", "bool": "Bool", "complex64": "ComplexFloat"}[desc]
                 out.append(
                     ErrorInput(
-                        desc, args, {}, NotImplementedError, f"\"{kernel}\" not implemented for '{dtype_name}'", "dtype"
+                        desc,
+                        args,
+                        {},
+                        NotImplementedError,
+                        f"\"{kernel}\" not implemented for '{dtype_name}'",
+                        "dtype",
+                        category="dtype",
                     )
                 )
         if fn == "huber_loss":
@@ -272,6 +293,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                         RuntimeError,
                         "huber_loss does not support non-positive values for delta",
                         "delta",
+                        category="value",
                     )
                 )
             out.append(
@@ -282,6 +304,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     TypeError,
                     "argument 'delta' .*must be float, not str",
                     "delta",
+                    category="dtype",
                 )
             )
             out.append(
@@ -292,6 +315,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "bad is not a valid value for reduction",
                     "reduction",
+                    category="reduction",
                 )
             )
             out.append(
@@ -302,6 +326,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     RuntimeError,
                     "result type Float can't be cast to the desired output type Long",
                     "input",
+                    category="dtype",
                 )
             )
             out.append(
@@ -312,6 +337,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     RuntimeError,
                     "result type Float can't be cast to the desired output type Bool",
                     "input",
+                    category="dtype",
                 )
             )
         if fn == "smooth_l1_loss":
@@ -324,11 +350,18 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                         RuntimeError,
                         "smooth_l1_loss does not support negative values for beta",
                         "beta",
+                        category="value",
                     )
                 )
             out.append(
                 ErrorInput(
-                    "beta-str", (x, y), dict(beta="1"), TypeError, "argument 'beta' .*must be float, not str", "beta"
+                    "beta-str",
+                    (x, y),
+                    dict(beta="1"),
+                    TypeError,
+                    "argument 'beta' .*must be float, not str",
+                    "beta",
+                    category="dtype",
                 )
             )
             out.append(
@@ -339,6 +372,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "bad is not a valid value for reduction",
                     "reduction",
+                    category="reduction",
                 )
             )
         if has_weight:
@@ -350,6 +384,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "Weights and input must have the same size",
                     "weight",
+                    category="shape",
                 )
             )
             out.append(
@@ -360,6 +395,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "Weights and input must have the same size",
                     "weight",
+                    category="shape",
                 )
             )
             out.append(
@@ -370,6 +406,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "Invalid reduction mode: foo",
                     "reduction",
+                    category="reduction",
                 )
             )
             out.append(
@@ -380,6 +417,7 @@ def regression_errors(name: str, has_weight: bool) -> Callable[[], list[ErrorInp
                     ValueError,
                     "Invalid reduction mode: elementwise_mean",
                     "reduction",
+                    category="reduction",
                 )
             )
         return out
@@ -479,6 +517,7 @@ L1_LOSS = LossCase(
     ],
     hand_gradient=regression_hand_gradient("l1_loss", RF.l1_loss_grad, ()),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.regression("l1_loss"),
 )
 
 
@@ -505,6 +544,8 @@ MSE_LOSS = LossCase(
     ],
     hand_gradient=regression_hand_gradient("mse_loss", RF.mse_loss_grad, ()),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.regression("mse_loss"),
+    large_sum_check=True,
 )
 
 
@@ -547,6 +588,8 @@ HUBER_LOSS = LossCase(
     ],
     hand_gradient=regression_hand_gradient("huber_loss", RF.huber_loss_grad, ("delta",)),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.regression("huber_loss"),
+    large_sum_check=True,
 )
 
 
@@ -587,6 +630,8 @@ SMOOTH_L1_LOSS = LossCase(
     ],
     hand_gradient=regression_hand_gradient("smooth_l1_loss", _smooth_l1_grad, ("beta",)),
     dtypes=DEVICES_ALL_FLOATS,
+    fuzz=fuzz.regression("smooth_l1_loss"),
+    large_sum_check=True,
 )
 
 

@@ -23,6 +23,8 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor
 
+from refimpl.guide.inputs import typical_inputs
+
 DTYPES = st.sampled_from([torch.float64, torch.float32])
 REDUCTION = st.sampled_from(["none", "mean", "sum"])
 MODES = ("normal", "grid", "large", "tiny", "special")
@@ -140,8 +142,12 @@ def poisson_nll(draw):
     log_input = draw(st.booleans())
     x = draw(values(shape, dtype, kind="real" if log_input else "nonneg"))
     y = draw(values(shape, dtype, kind="nonneg"))
-    kwargs = dict(log_input=log_input, full=draw(st.booleans()), eps=draw(st.sampled_from([1e-8, 1e-3, 1.0])),
-                  reduction=draw(REDUCTION))
+    kwargs = dict(
+        log_input=log_input,
+        full=draw(st.booleans()),
+        eps=draw(st.sampled_from([1e-8, 1e-3, 1.0])),
+        reduction=draw(REDUCTION),
+    )
     return _call(draw, (x, y), kwargs, (0, 1))
 
 
@@ -293,8 +299,10 @@ def adaptive_log_softmax(draw):
     head = draw(values((shortlist + len(sizes), n_in), dtype, modes=("normal", "grid")))
     tails = []
     for h, size in zip(hidden, sizes, strict=True):
-        tails += [draw(values((h, n_in), dtype, modes=("normal", "grid"))),
-                  draw(values((size, h), dtype, modes=("normal", "grid")))]
+        tails += [
+            draw(values((h, n_in), dtype, modes=("normal", "grid"))),
+            draw(values((size, h), dtype, modes=("normal", "grid"))),
+        ]
     kwargs = {"reduction": draw(REDUCTION)}
     if draw(st.booleans()):
         kwargs["head_bias"] = draw(values((shortlist + len(sizes),), dtype, modes=("normal", "grid")))
@@ -409,8 +417,13 @@ def _triple(draw, dtype):
 def triplet_margin(draw):
     dtype = draw(DTYPES)
     a, p, n = draw(_triple(dtype))
-    kwargs = dict(margin=draw(MARGINS), p=draw(st.sampled_from([1.0, 2.0, 3.0, 0.5])),
-                  eps=draw(st.sampled_from([1e-6, 0.0, 0.1])), swap=draw(st.booleans()), reduction=draw(REDUCTION))
+    kwargs = dict(
+        margin=draw(MARGINS),
+        p=draw(st.sampled_from([1.0, 2.0, 3.0, 0.5])),
+        eps=draw(st.sampled_from([1e-6, 0.0, 0.1])),
+        swap=draw(st.booleans()),
+        reduction=draw(REDUCTION),
+    )
     return _call(draw, (a, p, n), kwargs, (0, 1, 2))
 
 
@@ -445,8 +458,11 @@ def ctc(draw):
     n = 1 if unbatched else draw(st.integers(1, 3))
     blank = draw(st.sampled_from([0, c - 1]))
     logits = draw(values((t_max, n, c), dtype, modes=("normal", "grid", "large", "special")))
-    log_probs = logits if draw(st.integers(0, 4)) == 0 else (
-        logits.double() - logits.double().logsumexp(-1, keepdim=True)).to(dtype)
+    log_probs = (
+        logits
+        if draw(st.integers(0, 4)) == 0
+        else (logits.double() - logits.double().logsumexp(-1, keepdim=True)).to(dtype)
+    )
     # +inf is no log-probability: torch's recursion turns it into NaN (inf - inf), refimpl's logaddexp into -inf
     # losses; reported, left out here
     log_probs = log_probs.masked_fill(log_probs == math.inf, 1e4)
@@ -466,28 +482,11 @@ def ctc(draw):
     return _call(draw, (log_probs, targets, input_lengths, target_lengths), kwargs, (0,))
 
 
-STRATEGIES = {
-    "l1_loss": regression("l1_loss"),
-    "mse_loss": regression("mse_loss"),
-    "huber_loss": regression("huber_loss"),
-    "smooth_l1_loss": regression("smooth_l1_loss"),
-    "poisson_nll_loss": poisson_nll(),
-    "gaussian_nll_loss": gaussian_nll(),
-    "kl_div": kl_div(),
-    "binary_cross_entropy": binary_cross_entropy(),
-    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits(),
-    "nll_loss": nll_like("nll_loss"),
-    "cross_entropy": nll_like("cross_entropy"),
-    "soft_margin_loss": soft_margin(),
-    "multilabel_soft_margin_loss": multilabel_soft_margin(),
-    "adaptive_log_softmax": adaptive_log_softmax(),
-    "linear_cross_entropy": linear_cross_entropy(),
-    "hinge_embedding_loss": hinge_embedding(),
-    "margin_ranking_loss": margin_ranking(),
-    "multi_margin_loss": multi_margin(),
-    "multilabel_margin_loss": multilabel_margin(),
-    "cosine_embedding_loss": cosine_embedding(),
-    "triplet_margin_loss": triplet_margin(),
-    "triplet_margin_with_distance_loss": triplet_margin_with_distance(),
-    "ctc_loss": ctc(),
-}
+@st.composite
+def typical(draw, name):
+    """A call on the package's typical inputs of ``name`` (``refimpl.guide.inputs``, the makers the benchmarks and
+    the convexity probes use) at a small drawn size, seed and dtype: the common case, beside the edge cases the
+    loss's own strategy draws. Only the input is differentiated."""
+    n, d = draw(st.integers(1, 6)), draw(st.integers(5, 8))  # d >= 5: multilabel_margin's maker sets 5 labels
+    args, kwargs = typical_inputs(name, n, d, generator=_generator(draw), dtype=draw(DTYPES))
+    return FuzzCall(args, kwargs, (0,))
