@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from refimpl import functional as F
-from refimpl import nn
+from refimpl.guide.inputs import typical_inputs
 
 DTYPE = torch.float64
 
@@ -67,83 +67,16 @@ def _randn(g: torch.Generator, *shape: int) -> Tensor:
     return torch.randn(*shape, generator=g, dtype=DTYPE)
 
 
-def _signs(g: torch.Generator, *shape: int) -> Tensor:
-    return torch.randint(0, 2, shape, generator=g).to(DTYPE) * 2 - 1
-
-
-def _adaptive_probe(g: torch.Generator) -> Callable[[Tensor], Tensor]:
-    module = nn.AdaptiveLogSoftmaxWithLoss(6, 10, [4], dtype=DTYPE)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(_randn(g, *parameter.shape))
-    target = torch.randint(0, 10, (4,), generator=g)
-    return lambda x: module(x, target).loss
-
-
-def _multilabel_margin_target(g: torch.Generator) -> Tensor:
-    rows = []
-    for _ in range(4):
-        labels = torch.randperm(5, generator=g)[: int(torch.randint(1, 5, (1,), generator=g))]
-        rows.append(torch.cat([labels, torch.full((5 - len(labels),), -1)]))
-    return torch.stack(rows)
-
-
-def _ctc_probe(g: torch.Generator) -> Callable[[Tensor], Tensor]:
-    targets = torch.randint(1, 4, (2, 3), generator=g)
-    return lambda x: F.ctc_loss(x, targets, [6, 6], [3, 3])
-
-
 def convexity_probe(name: str, g: torch.Generator) -> tuple[Callable[[Tensor], Tensor], Callable[[], Tensor]]:
-    """``(f, draw)``: the loss as a function of its input alone (other arguments drawn once from ``g``) and a
-    sampler of inputs from the input's domain (spread wide, so kinks and thresholds lie between samples)."""
-    y = _randn(g, 8)
-    if name in ("l1_loss", "mse_loss", "huber_loss", "smooth_l1_loss"):
-        return (lambda x: getattr(F, name)(x, y)), lambda: 3 * _randn(g, 8)
-    if name == "poisson_nll_loss":
-        counts = torch.randint(0, 6, (8,), generator=g).to(DTYPE)
-        return (lambda x: F.poisson_nll_loss(x, counts)), lambda: 2 * _randn(g, 8)
-    if name == "gaussian_nll_loss":
-        var = _rand(g, 8) + 0.5
-        return (lambda x: F.gaussian_nll_loss(x, y, var)), lambda: 3 * _randn(g, 8)
-    if name == "kl_div":
-        p = _rand(g, 4, 5)
-        p = p / p.sum(1, keepdim=True)
-        return (lambda x: F.kl_div(x, p, reduction="batchmean")), lambda: 3 * _randn(g, 4, 5)
-    if name == "binary_cross_entropy":
-        t = _rand(g, 8)
-        return (lambda x: F.binary_cross_entropy(x, t)), lambda: 0.01 + 0.98 * _rand(g, 8)
-    if name in ("binary_cross_entropy_with_logits", "multilabel_soft_margin_loss"):
-        t = torch.randint(0, 2, (4, 5), generator=g).to(DTYPE)
-        return (lambda x: getattr(F, name)(x, t)), lambda: 3 * _randn(g, 4, 5)
-    if name in ("nll_loss", "cross_entropy", "multi_margin_loss"):
-        labels = torch.randint(0, 5, (4,), generator=g)
-        return (lambda x: getattr(F, name)(x, labels)), lambda: 3 * _randn(g, 4, 5)
-    if name == "soft_margin_loss":
-        s = _signs(g, 8)
-        return (lambda x: F.soft_margin_loss(x, s)), lambda: 3 * _randn(g, 8)
-    if name == "adaptive_log_softmax":
-        return _adaptive_probe(g), lambda: 3 * _randn(g, 4, 6)
-    if name == "linear_cross_entropy":
-        w, labels = _randn(g, 10, 6), torch.randint(0, 10, (4,), generator=g)
-        return (lambda x: F.linear_cross_entropy(x, w, labels)), lambda: 3 * _randn(g, 4, 6)
-    if name == "hinge_embedding_loss":
-        s = _signs(g, 8)
-        return (lambda x: F.hinge_embedding_loss(x, s)), lambda: 3 * _rand(g, 8)
-    if name == "margin_ranking_loss":
-        x2, s = _randn(g, 8), _signs(g, 8)
-        return (lambda x: F.margin_ranking_loss(x, x2, s)), lambda: 3 * _randn(g, 8)
-    if name == "multilabel_margin_loss":
-        target = _multilabel_margin_target(g)
-        return (lambda x: F.multilabel_margin_loss(x, target)), lambda: 3 * _randn(g, 4, 5)
-    if name == "cosine_embedding_loss":
-        x2, s = _randn(g, 4, 3), _signs(g, 4)
-        return (lambda x: F.cosine_embedding_loss(x, x2, s)), lambda: _randn(g, 4, 3) * 3 * _rand(g, 4, 1)
-    if name in ("triplet_margin_loss", "triplet_margin_with_distance_loss"):
-        positive, negative = _randn(g, 4, 3), _randn(g, 4, 3)
-        return (lambda x: getattr(F, name)(x, positive, negative)), lambda: 2 * _randn(g, 4, 3)
-    if name == "ctc_loss":
-        return _ctc_probe(g), lambda: 2 * _randn(g, 6, 2, 4)
-    raise ValueError(f"convexity_probe(): no probe for name={name!r}")
+    """``(f, draw)``: the loss as a function of its input alone, every other argument fixed at a draw of the loss's
+    typical inputs (``refimpl.guide.inputs``, 4 rows of width 5), and a sampler of inputs from the same maker."""
+
+    def typical() -> tuple[tuple, dict]:
+        return typical_inputs(name, 4, 5, generator=g, dtype=DTYPE)
+
+    (_, *others), options = typical()
+    loss = getattr(F, name)
+    return (lambda x: loss(x, *others, **options)), (lambda: typical()[0][0])
 
 
 def check_convexity(name: str, pairs: int = 400, seed: int = 0) -> ConvexityCheck:
