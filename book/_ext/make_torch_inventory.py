@@ -13,6 +13,7 @@ Run it after refimpl starts naming a new torch object (the build then warns abou
 """
 
 import importlib
+import sys
 import zlib
 from pathlib import Path
 
@@ -26,58 +27,15 @@ PYTHON_OBJECTS = [  # (name, role, page relative to https://docs.python.org/3/)
     for name in ("Callable", "Iterable", "Iterator", "Mapping", "Sequence")
 ]
 
-# Objects documented on a page of their own, ``generated/<name>.html``.
-LOSS_FUNCTIONS = [
-    "l1_loss",
-    "mse_loss",
-    "huber_loss",
-    "smooth_l1_loss",
-    "poisson_nll_loss",
-    "gaussian_nll_loss",
-    "kl_div",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "nll_loss",
-    "cross_entropy",
-    "soft_margin_loss",
-    "multilabel_soft_margin_loss",
-    "linear_cross_entropy",
-    "hinge_embedding_loss",
-    "margin_ranking_loss",
-    "multi_margin_loss",
-    "multilabel_margin_loss",
-    "cosine_embedding_loss",
-    "triplet_margin_loss",
-    "triplet_margin_with_distance_loss",
-    "ctc_loss",
-]
+# Objects documented on a page of their own, ``generated/<name>.html``: every loss of the registry (tests/registry/)
+# that torch.nn.functional has, and every loss module, then the other objects refimpl names.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from registry import CASES  # noqa: E402
+
+LOSS_FUNCTIONS = [case.name for case in CASES if hasattr(torch.nn.functional, case.name)]
+LOSS_CLASSES = [case.torch_module.__name__ for case in CASES]
 OTHER_FUNCTIONAL = ["cosine_similarity", "pairwise_distance", "softmax", "log_softmax", "one_hot", "linear"]
 TENSOR_FUNCTIONS = ["logsumexp", "logaddexp", "log1p", "expm1", "clamp", "where", "sigmoid", "lgamma"]
-LOSS_CLASSES = [
-    "L1Loss",
-    "MSELoss",
-    "HuberLoss",
-    "SmoothL1Loss",
-    "PoissonNLLLoss",
-    "GaussianNLLLoss",
-    "KLDivLoss",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "NLLLoss",
-    "CrossEntropyLoss",
-    "SoftMarginLoss",
-    "MultiLabelSoftMarginLoss",
-    "AdaptiveLogSoftmaxWithLoss",
-    "LinearCrossEntropyLoss",
-    "HingeEmbeddingLoss",
-    "MarginRankingLoss",
-    "MultiMarginLoss",
-    "MultiLabelMarginLoss",
-    "CosineEmbeddingLoss",
-    "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss",
-    "CTCLoss",
-]
 OTHER_NN_CLASSES = ["Module", "PairwiseDistance", "Linear"]
 
 

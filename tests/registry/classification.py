@@ -44,6 +44,7 @@ import refimpl.nn as RN
 from refimpl._reduction import legacy_get_string
 
 from . import fuzz
+from . import mixed_dtypes as mixed
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -835,6 +836,11 @@ BINARY_CROSS_ENTROPY = LossCase(
     ),
     dtypes=DEVICES_ALL_FLOATS,
     fuzz=fuzz.binary_cross_entropy(),
+    mixed_precision=lambda r: (
+        (mixed.uniform("b-x", mixed.LARGE, low=0.05, high=0.95), mixed.uniform("b-y", mixed.LARGE)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 
@@ -875,6 +881,11 @@ BINARY_CROSS_ENTROPY_WITH_LOGITS = LossCase(
     dtypes=DEVICES_ALL_FLOATS,
     fuzz=fuzz.binary_cross_entropy_with_logits(),
     large_sum_check=True,
+    mixed_precision=lambda r: (
+        (mixed.normal("bl-x", mixed.LARGE, scale=2.0), mixed.uniform("bl-y", mixed.LARGE)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 
@@ -1944,6 +1955,11 @@ NLL_LOSS = LossCase(
     },
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.nll_like("nll_loss"),
+    mixed_precision=lambda r: (
+        (mixed.normal("n-x", mixed.N, mixed.C), mixed.classes("n-y", mixed.N, mixed.C)),
+        dict(reduction=r, weight=mixed.uniform("n-w", mixed.C, low=0.5, high=2.0)),
+        (0,),
+    ),
 )
 
 
@@ -1964,6 +1980,11 @@ CROSS_ENTROPY = LossCase(
     forbidden=("cross_entropy", "cross_entropy_loss"),
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.nll_like("cross_entropy"),
+    mixed_precision=lambda r: (
+        (mixed.normal("c-x", mixed.N, mixed.C, scale=3.0), mixed.distributions("c-y", mixed.N, mixed.C)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 
@@ -2649,6 +2670,11 @@ SOFT_MARGIN_LOSS = LossCase(
     fuzz_excluded=_softplus_overflows,
     error_categories=frozenset({"shape", "dtype", "reduction", "device", "requires_grad"}),
     fuzz=fuzz.soft_margin(),
+    mixed_precision=lambda r: (
+        (mixed.normal("s-x", mixed.LARGE, scale=2.0), mixed.signs("s-y", mixed.LARGE)),
+        dict(reduction=r),
+        (0,),
+    ),
 )
 
 
@@ -2695,6 +2721,11 @@ MULTILABEL_SOFT_MARGIN_LOSS = LossCase(
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=multilabel_soft_margin_hand_gradient,
     fuzz=fuzz.multilabel_soft_margin(),
+    mixed_precision=lambda r: (
+        (mixed.normal("ms-x", mixed.N, mixed.C, scale=2.0), mixed.uniform("ms-y", mixed.N, mixed.C)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 

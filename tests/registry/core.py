@@ -142,11 +142,16 @@ class LossCase:
     #   "mixed-devices"      torch accepts the loss's tensors on two devices: no mixed-device error call
     #   "layout:<layout>"    torch gets this layout wrong: refimpl is compared with torch on contiguous copies
     #   "fuzz:<condition>"   fuzzed calls where ``fuzz_excluded`` holds are not compared (a deliberate difference)
-    #   "mixed-precision"    no second floating argument: nothing to mix with a half-precision input
+    #   "mixed-precision"    no large mixed-precision samples from ``mixed_precision`` (e.g. one floating argument)
+    #   "mixed-precision:no-gradient:<position>"  that argument's gradient is not compared in the mixed variants
     known_differences: dict[str, str] = field(default_factory=dict)
     fuzz_excluded: Callable[[tuple, dict], bool] | None = None  # (args, kwargs) -> leave the fuzzed call out
     # the hypothesis strategy of fuzzed calls (registry/fuzz.py); ``fuzz_calls`` adds typical inputs to it
     fuzz: "SearchStrategy | None" = None
+    # reduction -> (args, kwargs, wrt): one large float64 call (10^5 elements) that registry/mixed_dtypes.py turns
+    # into half-precision-with-float32 variants; None: the loss has none (known_differences says why) or its
+    # samples carry their own
+    mixed_precision: Callable[[str], tuple[tuple, dict, tuple]] | None = None
     # the tuned sum over every element is checked at the benchmark's 4096 x 1024 float32 size (tests/test_fast.py)
     large_sum_check: bool = False
 

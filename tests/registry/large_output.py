@@ -34,6 +34,7 @@ from refimpl.large_output import adaptive_log_softmax as ALS
 from refimpl.testing import torch_functional
 
 from . import fuzz
+from . import mixed_dtypes as mixed
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -411,6 +412,19 @@ ADAPTIVE_LOG_SOFTMAX = LossCase(
     known_differences={"meta-device": "torch fails first in nonzero, which has no meta kernel"},
     error_categories=frozenset({"shape", "dtype", "index", "device"}),
     fuzz=fuzz.adaptive_log_softmax(),
+    mixed_precision=lambda r: (
+        (
+            mixed.normal("a-x", mixed.N, mixed.C),
+            mixed.classes("a-y", mixed.N, 12),
+            mixed.normal("a-h", 5, mixed.C, scale=0.1),
+            mixed.normal("a-t0", 10, mixed.C, scale=0.1),
+            mixed.normal("a-t1", 4, 10, scale=0.1),
+            mixed.normal("a-t2", 10, mixed.C, scale=0.1),
+            mixed.normal("a-t3", 3, 10, scale=0.1),
+        ),
+        dict(reduction=r),
+        (0, 2, 3, 4, 5, 6),
+    ),
 )
 
 
@@ -761,6 +775,15 @@ LINEAR_CROSS_ENTROPY = LossCase(
     known_differences={"meta-device": "torch 2.13 accepts a meta tensor next to CPU tensors in linear_cross_entropy"},
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device", "requires_grad"}),
     fuzz=fuzz.linear_cross_entropy(),
+    mixed_precision=lambda r: (
+        (
+            mixed.normal("l-x", mixed.N, mixed.C, scale=0.3),
+            mixed.normal("l-w", 10, mixed.C, scale=0.3),
+            mixed.classes("l-y", mixed.N, 10),
+        ),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 

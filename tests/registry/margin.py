@@ -35,6 +35,7 @@ import refimpl.nn as RN
 from refimpl.margin.cosine_embedding import EPS, cosine_parts
 
 from . import fuzz
+from . import mixed_dtypes as mixed
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -684,6 +685,11 @@ HINGE_EMBEDDING_LOSS = LossCase(
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=hinge_embedding_hand_gradient,
     fuzz=fuzz.hinge_embedding(),
+    mixed_precision=lambda r: (
+        (mixed.normal("h-x", mixed.LARGE, scale=2.0), mixed.signs("h-y", mixed.LARGE)),
+        dict(reduction=r),
+        (0,),
+    ),
 )
 
 
@@ -718,6 +724,11 @@ MARGIN_RANKING_LOSS = LossCase(
     hand_gradient=margin_ranking_hand_gradient,
     fuzz=fuzz.margin_ranking(),
     large_sum_check=True,
+    mixed_precision=lambda r: (
+        (mixed.normal("m-a", mixed.LARGE), mixed.normal("m-b", mixed.LARGE), mixed.signs("m-y", mixed.LARGE)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 
@@ -1509,6 +1520,11 @@ MULTI_MARGIN_LOSS = LossCase(
     double_backward=False,
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.multi_margin(),
+    mixed_precision=lambda r: (
+        (mixed.normal("mm-x", mixed.N, mixed.C), mixed.classes("mm-y", mixed.N, mixed.C)),
+        dict(reduction=r, weight=mixed.uniform("mm-w", mixed.C, low=0.5, high=2.0)),
+        (0,),
+    ),
 )
 
 
@@ -1559,6 +1575,7 @@ MULTILABEL_MARGIN_LOSS = LossCase(
     double_backward=False,
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.multilabel_margin(),
+    known_differences={"mixed-precision": "one floating argument (the target holds class indices): no mix to make"},
 )
 
 
@@ -1964,6 +1981,11 @@ COSINE_EMBEDDING_LOSS = LossCase(
     hand_gradient=cosine_embedding_hand_gradient,
     fuzz=fuzz.cosine_embedding(),
     large_sum_check=True,
+    mixed_precision=lambda r: (
+        (mixed.normal("ce-a", mixed.N, mixed.C), mixed.normal("ce-b", mixed.N, mixed.C), mixed.signs("ce-y", mixed.N)),
+        dict(reduction=r),
+        (0, 1),
+    ),
 )
 
 

@@ -14,6 +14,7 @@ import refimpl.nn as RN
 from refimpl.metric._distance import cosine_distance
 
 from . import fuzz
+from . import mixed_dtypes as mixed
 from .core import (
     FLOATING,
     REDUCTIONS,
@@ -531,6 +532,15 @@ TRIPLET_MARGIN_LOSS = LossCase(
     hand_gradient=triplet_hand_gradient,
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     fuzz=fuzz.triplet_margin(),
+    mixed_precision=lambda r: (
+        (
+            mixed.normal("t-a", mixed.N, mixed.C),
+            mixed.normal("t-p", mixed.N, mixed.C),
+            mixed.normal("t-n", mixed.N, mixed.C),
+        ),
+        dict(reduction=r),
+        (0, 1, 2),
+    ),
 )
 
 
@@ -572,6 +582,15 @@ TRIPLET_MARGIN_WITH_DISTANCE_LOSS = LossCase(
     hand_gradient=with_distance_hand_gradient,
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     fuzz=fuzz.triplet_margin_with_distance(),
+    mixed_precision=lambda r: (
+        (
+            mixed.normal("td-a", mixed.N, mixed.C),
+            mixed.normal("td-p", mixed.N, mixed.C),
+            mixed.normal("td-n", mixed.N, mixed.C),
+        ),
+        dict(reduction=r),
+        (0, 1, 2),
+    ),
 )
 
 
