@@ -2,7 +2,8 @@
 
 ``python tests/report.py --record`` first runs the registry tests (one process, no pytest-xdist, about as long as
 the whole suite on one core) with ``--write-run-record``, which rewrites ``book/_data/test_run.json``, the record
-the book's chapters and these figures cite. Nothing else writes it.
+the book's chapters and these figures cite. Nothing else writes it. ``python tests/report.py --check`` writes
+nothing: it fails, saying why, when the committed record or figures no longer match the registry (CI runs it).
 
 For each loss, from the registry (``tests/registry/``) and by running its malformed calls:
 
@@ -219,7 +220,70 @@ def record_run() -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
+class _ItemCounter:
+    """A pytest plugin that counts the collected registry test items of each loss."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def pytest_collection_modifyitems(self, items):
+        from _run_record import _loss_params
+
+        for item in items:
+            params = _loss_params(item)
+            if params is not None:
+                self.counts[params[0]] = self.counts.get(params[0], 0) + 1
+
+
+def stale_record_reasons() -> list[str]:
+    """Why the committed ``book/_data/test_run.json`` no longer describes the registry tests (empty: it does).
+    Collects the registry tests (no run) and compares each loss's number of test items with the record's passed
+    plus skipped, and the record's torch release with the installed one."""
+    import pytest
+    from _run_record import REGISTRY_MODULES
+
+    if not RUN_RECORD.is_file():
+        return [f"{RUN_RECORD.relative_to(ROOT)} does not exist"]
+    record = json.loads(RUN_RECORD.read_text())
+    counter = _ItemCounter()
+    modules = [str(TESTS / name) for name in REGISTRY_MODULES]
+    code = pytest.main([*modules, "--collect-only", "-qq", "-p", "no:cacheprovider", "-p", "no:xdist"], [counter])
+    if code != 0:
+        return [f"collecting the registry tests failed (pytest exit code {int(code)})"]
+    reasons = []
+    release = ".".join(torch.__version__.split("+")[0].split(".")[:2])
+    if not record.get("torch", "").startswith(release + "."):
+        reasons.append(f"the record is of torch {record.get('torch')}, torch {torch.__version__} is installed")
+    recorded = {name: entry["passed"] + entry["skipped"] for name, entry in record.get("losses", {}).items()}
+    for name in sorted(set(counter.counts) | set(recorded)):
+        if counter.counts.get(name) != recorded.get(name):
+            reasons.append(
+                f"{name}: {counter.counts.get(name, 0)} registry tests now, {recorded.get(name, 0)} recorded"
+            )
+    return reasons
+
+
+def check() -> int:
+    """``--check``: exit status 1, saying why, if the committed record or figures are stale (CI runs this)."""
+    problems = [f"{RUN_RECORD.relative_to(ROOT)}: {reason}" for reason in stale_record_reasons()]
+    text = render(figures())
+    readme = README.read_text()
+    if f"{START}\n{text}{END}" not in readme:
+        problems.append("README.md: the figures differ from what tests/report.py writes now")
+    if not FIGURES_PAGE.is_file() or FIGURES_PAGE.read_text() != text:
+        problems.append(f"{FIGURES_PAGE.relative_to(ROOT)}: the figures differ from what tests/report.py writes now")
+    for problem in problems:
+        print(f"stale: {problem}")
+    if problems:
+        print("run `python tests/report.py --record` and commit README.md, the figures page and the record")
+        return 1
+    print("the test-run record and the figures are current")
+    return 0
+
+
 def main() -> None:
+    if "--check" in sys.argv[1:]:
+        raise SystemExit(check())
     if "--record" in sys.argv[1:]:
         record_run()
     text = render(figures())

@@ -5,7 +5,6 @@ NaN and inf), the gradient of every differentiable argument for one seeded rando
 warnings (category and message).
 """
 
-import functools
 import warnings
 
 import pytest
@@ -13,7 +12,7 @@ import torch
 
 from conftest import DEVICES
 from refimpl.testing import assert_close
-from registry import CASES, CASES_BY_NAME, SampleInput
+from registry import CASES, SampleInput
 
 
 def _params():
@@ -23,13 +22,6 @@ def _params():
                 for sample in case.samples("cpu", dtype):
                     test_id = case.test_id(impl, sample.desc, str(dtype)[6:])
                     yield pytest.param(case, impl, sample.desc, dtype, id=test_id)
-
-
-@functools.lru_cache(maxsize=8)
-def _samples(name: str, device: str, dtype: torch.dtype) -> dict[str, SampleInput]:
-    """The samples of one loss, device and dtype by description, built once for all their test ids (a worker
-    runs neighbouring ids one after another). The tests never modify a sample: ``run`` passes copies."""
-    return {sample.desc: sample for sample in CASES_BY_NAME[name].samples(device, dtype)}
 
 
 def _leaf(value, requires_grad: bool):
@@ -66,7 +58,7 @@ def least_precise(sample: SampleInput) -> torch.dtype | None:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case, impl, desc, dtype", list(_params()))
 def test_parity(case, impl, desc, dtype, device):
-    sample = _samples(case.name, device, dtype)[desc]
+    sample = next(s for s in case.samples(device, dtype) if s.desc == desc)  # built once per (loss, device, dtype)
     expected, expected_grads, expected_warnings = run(case.torch_fn, sample)
     actual, actual_grads, actual_warnings = run(case.implementation(impl), sample)
     least = least_precise(sample)

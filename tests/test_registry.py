@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from refimpl.testing import assert_close
-from registry import CASES
+from registry import CASES, ROOT_PACKAGE
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -27,7 +27,8 @@ def test_samples_cover_the_math(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_samples_are_reproducible_and_device_independent(case):
-    first, second = case.samples("cpu", torch.float64), case.samples("cpu", torch.float64)
+    build = case.samples.__wrapped__  # the generator itself: the registry caches what it builds
+    first, second = build("cpu", torch.float64), build("cpu", torch.float64)
     for a, b in zip(first, second, strict=True):
         for x, y in zip(a.args, b.args, strict=True):
             if isinstance(x, torch.Tensor):
@@ -64,3 +65,60 @@ def test_every_loss_has_one_record_in_the_order_of_the_book():
         assert all(case.part == part.__name__.split(".")[-1] for case in part.CASES), (
             f"a record in the wrong part: {part}"
         )
+
+
+def _places(case) -> dict[str, bool]:
+    """Where a loss must appear besides its record, each named as a contributor would look for it. Optional, so
+    not listed: a recommend leaf, a diagnose detector, exercise inputs in refimpl/exercises.py (a chapter may pass
+    its own), a tuned refimpl.fast module."""
+    import refimpl.fast
+    import refimpl.functional
+    import refimpl.nn
+    from refimpl.guide.cards import CARDS
+    from refimpl.guide.inputs import MAKERS
+
+    module = case.torch_module.__name__
+    root = ROOT_PACKAGE.parent
+    toc = (root / "_toc.yml").read_text()
+    return {
+        f"refimpl/{case.part}/: the module defining {case.name}": case.ref_fn.__module__.startswith(
+            f"refimpl.{case.part}."
+        ),
+        f"refimpl/functional.py: export {case.name}": case.name in refimpl.functional.__all__,
+        f"refimpl/functional.py: export {case.name}_grad (the hand-derived gradient)": (
+            f"{case.name}_grad" in refimpl.functional.__all__ or case.name == "adaptive_log_softmax"
+        ),
+        f"refimpl/nn.py: export {module}": module in refimpl.nn.__all__,
+        f"refimpl/fast/__init__.py: export {case.name} (the readable one where nothing is tuned)": (
+            case.name in refimpl.fast.__all__
+        ),
+        f"book/{case.part}/{case.chapter}.ipynb: the chapter": (
+            root / "book" / case.part / f"{case.chapter}.ipynb"
+        ).is_file(),
+        f"_toc.yml: book/{case.part}/{case.chapter}": f"file: book/{case.part}/{case.chapter}\n" in toc,
+        f"refimpl/guide/cards.py: CARDS[{case.name!r}]": case.name in CARDS,
+        f"refimpl/guide/inputs.py: MAKERS[{case.name!r}] (typical inputs)": case.name in MAKERS,
+        f"tests/registry/{case.part}.py: the record's fuzz strategy": case.fuzz is not None,
+        f"tests/registry/{case.part}.py: the record's forbidden ops include {case.name!r}": case.name in case.forbidden,
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_every_loss_is_wired_everywhere_it_must_be(case):
+    """Adding a loss (CONTRIBUTING.md, "Adding a loss"): each place it must appear, named when it is missing."""
+    missing = [place for place, present in _places(case).items() if not present]
+    assert not missing, f"{case.name} is missing from: " + "; ".join(missing)
+
+
+def test_every_refimpl_loss_has_a_record():
+    """The reverse direction: a loss exported by refimpl.functional or a module exported by refimpl.nn without a
+    record would escape every registry-driven test."""
+    import refimpl.functional
+    import refimpl.nn
+
+    names = {case.name for case in CASES} | {f"{case.name}_grad" for case in CASES}
+    helpers = {"target_log_prob", "target_log_prob_grad"}  # cross_entropy's and nll_loss's shared step, not a loss
+    unrecorded = sorted(set(refimpl.functional.__all__) - names - helpers)
+    assert not unrecorded, f"refimpl.functional exports losses without a record in tests/registry/: {unrecorded}"
+    modules = {case.torch_module.__name__ for case in CASES}
+    assert not sorted(set(refimpl.nn.__all__) - modules), "refimpl.nn exports modules without a record"

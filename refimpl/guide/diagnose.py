@@ -14,7 +14,7 @@ Every detector is conservative: it fires only on evidence that a correct call es
 (rows that sum to 1 where unnormalised scores are expected, labels that are exactly {0, 1} where the loss
 expects -1 and +1, a float tensor of whole numbers where class indices are expected...). A false alarm
 teaches users to ignore the tool, so each one is tested to stay silent on every sample of the parity
-registry (``tests/cases.py``) except the few samples that are themselves the mistake, and on realistic
+registry (``tests/registry/``) except the few samples that are themselves the mistake, and on realistic
 correct calls. NaN, inf and empty tensors never trigger a finding.
 
 Chapter: ``book/misconceptions.ipynb``.

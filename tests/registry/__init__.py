@@ -6,6 +6,8 @@ Every test, benchmark and page that needs the list of losses iterates ``CASES``;
 record to its part's module (see CONTRIBUTING.md), not a test. The record type and its parts are in ``core.py``.
 """
 
+import dataclasses
+import functools
 from pathlib import Path
 
 import refimpl
@@ -15,7 +17,15 @@ from .core import FLOATING, IMPLEMENTATIONS, REDUCTIONS, ErrorInput, KnownValue,
 from .mixed_dtypes import with_mixed_samples
 
 PARTS = (regression, probabilistic, classification, large_output, margin, metric, sequence)  # the book's order
-CASES: list[LossCase] = [with_mixed_samples(case) for part in PARTS for case in part.CASES]
+
+
+def _built_once(case: LossCase) -> LossCase:
+    """``case`` whose samples are built once per (device, dtype) and shared by every test that asks for them (the
+    tests never modify a sample: they call the loss on copies). ``case.samples.__wrapped__`` builds afresh."""
+    return dataclasses.replace(case, samples=functools.cache(case.samples))
+
+
+CASES: list[LossCase] = [_built_once(with_mixed_samples(case)) for part in PARTS for case in part.CASES]
 CASES_BY_NAME = {case.name: case for case in CASES}
 ORDER = [case.name for case in CASES]
 ROOT_PACKAGE = Path(refimpl.__file__).resolve().parent  # refimpl/
