@@ -138,11 +138,17 @@ def contenders(name: str, kind: str, size: str, device: str) -> tuple[dict[str, 
     """``({contender: callable}, positional inputs, keyword arguments)`` of one loss, kind and size."""
     args, kwargs = typical_inputs(name, *SIZES[size], device=device)
     if kind == "functional":
-        functions = {"torch": torch_functional(name), "refimpl": getattr(RF, name), "compiled": compiled(name),
-                     "fast": getattr(FAST, name)}
+        functions = {
+            "torch": torch_functional(name),
+            "refimpl": getattr(RF, name),
+            "compiled": compiled(name),
+            "fast": getattr(FAST, name),
+        }
         return functions, args, kwargs
-    modules = {side: ModuleLoss(namespace, name, args, kwargs, device)
-               for side, namespace in (("torch", torch.nn), ("refimpl", RN))}
+    modules = {
+        side: ModuleLoss(namespace, name, args, kwargs, device)
+        for side, namespace in (("torch", torch.nn), ("refimpl", RN))
+    }
     return modules, args, {}
 
 
@@ -211,8 +217,8 @@ def op_latency_us(device: str, calls: int = 2000) -> float:
 
 def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple[dict[str, float], dict[str, str]]:
     """({contender: median seconds}, {contender: error}) over interleaved repetitions, after a warm-up of each (a
-    contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed). The order
-rotates from one repetition to the next, so that no contender always runs right after the same other one."""
+        contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed). The order
+    rotates from one repetition to the next, so that no contender always runs right after the same other one."""
     functions, args, kwargs = contenders(name, kind, size, device)
     errors = {}
     for side, fn in list(functions.items()):
@@ -284,8 +290,12 @@ def main() -> None:
     parser.add_argument("--device", action="append", help="only these devices (default: cpu, and cuda if present)")
     parser.add_argument("--memory", action="store_true", help="also the peak memory of the large-output losses")
     parser.add_argument("--json", metavar="PATH", help="also write the results and the machine to PATH")
-    parser.add_argument("--malloc", choices=("glibc", "keep"), default="glibc",
-                        help="glibc: the allocator's defaults; keep: freed memory is kept for reuse (see above)")
+    parser.add_argument(
+        "--malloc",
+        choices=("glibc", "keep"),
+        default="glibc",
+        help="glibc: the allocator's defaults; keep: freed memory is kept for reuse (see above)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.memory_child:
@@ -298,13 +308,17 @@ def main() -> None:
     devices = options.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     names = options.loss or [case.name for case in CASES]
     kinds = options.kind or ["functional"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc {options.malloc}, median of "
-          f"{options.repeats}, forward + backward; ratios to torch")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc {options.malloc}, median of "
+        f"{options.repeats}, forward + backward; ratios to torch"
+    )
     results, means, latency, memory = [], [], {}, []
     for device in devices:
         latency[device] = op_latency_us(device)
-        print(f"\n{device}: {'loss':<33} {'kind':<10} {'size':<6} {'torch ms':>9} "
-              + " ".join(f"{side:>9}" for side in CONTENDERS[1:]))
+        print(
+            f"\n{device}: {'loss':<33} {'kind':<10} {'size':<6} {'torch ms':>9} "
+            + " ".join(f"{side:>9}" for side in CONTENDERS[1:])
+        )
         large_ratios: dict[tuple[str, str], list[float]] = {}
         for name in names:
             for kind in kinds:
@@ -314,20 +328,38 @@ def main() -> None:
                     if size == "large":
                         for side, ratio in ratios.items():
                             large_ratios.setdefault((kind, side), []).append(ratio)
-                    result = {"loss": name, "kind": kind, "size": size, "device": device,
-                              "ms": {side: 1e3 * t for side, t in seconds.items()}, "ratios": ratios,
-                              "errors": errors, "torch_ms": 1e3 * seconds["torch"],
-                              "refimpl_ms": 1e3 * seconds["refimpl"], "ratio": ratios["refimpl"]}
+                    result = {
+                        "loss": name,
+                        "kind": kind,
+                        "size": size,
+                        "device": device,
+                        "ms": {side: 1e3 * t for side, t in seconds.items()},
+                        "ratios": ratios,
+                        "errors": errors,
+                        "torch_ms": 1e3 * seconds["torch"],
+                        "refimpl_ms": 1e3 * seconds["refimpl"],
+                        "ratio": ratios["refimpl"],
+                    }
                     if size == "small":
                         result.update(count_ops(name, kind, device))
                     results.append(result)
-                    cells = " ".join(f"{ratios[side]:>9.2f}" if side in ratios else f"{'error':>9}"
-                                     for side in (CONTENDERS[1:] if kind == "functional" else MODULE_CONTENDERS[1:]))
+                    cells = " ".join(
+                        f"{ratios[side]:>9.2f}" if side in ratios else f"{'error':>9}"
+                        for side in (CONTENDERS[1:] if kind == "functional" else MODULE_CONTENDERS[1:])
+                    )
                     print(f"{'':<5} {name:<33} {kind:<10} {size:<6} {1e3 * seconds['torch']:>9.3f} {cells}", flush=True)
         for (kind, side), values in large_ratios.items():
             mean = geometric_mean(values)
-            means.append({"device": device, "kind": kind, "contender": side, "size": "large", "geometric_mean": mean,
-                          "losses": len(values)})
+            means.append(
+                {
+                    "device": device,
+                    "kind": kind,
+                    "contender": side,
+                    "size": "large",
+                    "geometric_mean": mean,
+                    "losses": len(values),
+                }
+            )
             print(f"{device}: geometric mean of the large-size {kind} ratios, {side}: {mean:.2f} over {len(values)}")
         if options.memory and device == "cpu":
             for name in (n for n in names if n in LARGE_OUTPUT):
@@ -335,13 +367,22 @@ def main() -> None:
                 for side in CONTENDERS:
                     row["extra_mib"][side] = peak_memory_mib(name, side, device)
                 memory.append(row)
-                print(f"{device}: {name} peak MiB above the inputs: "
-                      + ", ".join(f"{side} {mib:.0f}" for side, mib in row["extra_mib"].items()))
+                print(
+                    f"{device}: {name} peak MiB above the inputs: "
+                    + ", ".join(f"{side} {mib:.0f}" for side, mib in row["extra_mib"].items())
+                )
     if options.json:
-        record = {"machine": machine(torch.get_num_threads()), "malloc": options.malloc, "repeats": options.repeats,
-                  "sizes": SIZES,
-                  "contenders": list(CONTENDERS), "op_latency_us": latency, "results": results,
-                  "geometric_means": means, "peak_memory": memory}
+        record = {
+            "machine": machine(torch.get_num_threads()),
+            "malloc": options.malloc,
+            "repeats": options.repeats,
+            "sizes": SIZES,
+            "contenders": list(CONTENDERS),
+            "op_latency_us": latency,
+            "results": results,
+            "geometric_means": means,
+            "peak_memory": memory,
+        }
         with open(options.json, "w") as f:
             json.dump(record, f, indent=1)
             f.write("\n")

@@ -52,8 +52,11 @@ def child(variant: str, n: int, d: int, c: int) -> None:
     loss.backward()
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"variant": variant, "peak_mib": peak, "extra_mib": peak - before, "seconds": seconds,
-                      "loss": loss.item()}))
+    print(
+        json.dumps(
+            {"variant": variant, "peak_mib": peak, "extra_mib": peak - before, "seconds": seconds, "loss": loss.item()}
+        )
+    )
 
 
 def main() -> None:
@@ -69,8 +72,12 @@ def main() -> None:
         return
     rows = []
     for variant in VARIANTS:
-        out = subprocess.run([sys.executable, __file__, "--child", variant, "--n", str(args.n), "--d", str(args.d),
-                              "--c", str(args.c)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", variant, "--n", str(args.n), "--d", str(args.d), "--c", str(args.c)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     logits_mib = args.n * args.c * 4 / 2**20
     print(f"N={args.n}, d={args.d}, C={args.c}, float32; the logits alone are {logits_mib:.0f} MiB")
@@ -82,8 +89,11 @@ def main() -> None:
 
         machine = f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "n": args.n, "d": args.d, "c": args.c, "logits_mib": logits_mib,
-                       "results": rows}, f, indent=1)
+            json.dump(
+                {"machine": machine, "n": args.n, "d": args.d, "c": args.c, "logits_mib": logits_mib, "results": rows},
+                f,
+                indent=1,
+            )
             f.write("\n")
 
 

@@ -31,8 +31,18 @@ def run_bench(device: str, threads: int, repeats: int, malloc: str = "glibc") ->
     memory of the large-output losses is measured in the runs with glibc's defaults."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "run.json"
-        command = [sys.executable, str(BENCH), "--device", device, "--repeats", str(repeats), "--json", str(path),
-                   "--malloc", malloc]
+        command = [
+            sys.executable,
+            str(BENCH),
+            "--device",
+            device,
+            "--repeats",
+            str(repeats),
+            "--json",
+            str(path),
+            "--malloc",
+            malloc,
+        ]
         if malloc == "glibc":
             command.append("--memory")
         if threads:

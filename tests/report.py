@@ -247,7 +247,8 @@ def stale_record_reasons() -> list[str]:
     record = json.loads(RUN_RECORD.read_text())
     counter = _ItemCounter()
     modules = [str(TESTS / name) for name in REGISTRY_MODULES]
-    code = pytest.main([*modules, "--collect-only", "-qq", "-p", "no:cacheprovider", "-p", "no:xdist"], [counter])
+    options = ["--collect-only", "-qq", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:warnings"]
+    code = pytest.main([*modules, *options], [counter])
     if code != 0:
         return [f"collecting the registry tests failed (pytest exit code {int(code)})"]
     reasons = []

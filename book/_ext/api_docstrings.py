@@ -36,6 +36,7 @@ API_MODULES = [
     "refimpl.guide.recommend",
     "refimpl.guide.diagnose",
     "refimpl.guide.cards",
+    "refimpl.guide.inputs",
 ]
 ROLES = {"py:function": "func", "py:class": "class", "py:module": "mod"}
 TORCH_LITERAL = re.compile(r"``(torch(?:\.\w+)+)``")

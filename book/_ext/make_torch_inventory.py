@@ -66,6 +66,8 @@ def objects() -> list[tuple[str, str, str]]:
         "torch.nn.modules.linear_cross_entropy_options.LinearCrossEntropyOptions",
     )
     rows += [(name, "py:class", options_page) for name in options]
+    # torch.Generator is torch._C.Generator: an annotation ``torch.Generator`` reaches Sphinx by that name
+    rows.append(("torch._C.Generator", "py:class", "generated/torch.Generator.html#torch.Generator"))
     for name, _, _ in rows:
         resolve(name)
     return sorted(rows)
