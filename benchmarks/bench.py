@@ -217,8 +217,8 @@ def op_latency_us(device: str, calls: int = 2000) -> float:
 
 def compare(name: str, kind: str, size: str, device: str, repeats: int) -> tuple[dict[str, float], dict[str, str]]:
     """({contender: median seconds}, {contender: error}) over interleaved repetitions, after a warm-up of each (a
-        contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed). The order
-    rotates from one repetition to the next, so that no contender always runs right after the same other one."""
+    contender whose warm-up raises, such as a failed compilation, is reported with its error and not timed). The
+    order rotates from one repetition to the next, so that no contender always runs right after the same other one."""
     functions, args, kwargs = contenders(name, kind, size, device)
     errors = {}
     for side, fn in list(functions.items()):
