@@ -74,7 +74,6 @@ def _places(case) -> dict[str, bool]:
     import refimpl.fast
     import refimpl.functional
     import refimpl.nn
-    from refimpl.guide.cards import CARDS
     from refimpl.guide.inputs import MAKERS
 
     module = case.torch_module.__name__
@@ -96,7 +95,7 @@ def _places(case) -> dict[str, bool]:
             root / "book" / case.part / f"{case.chapter}.ipynb"
         ).is_file(),
         f"_toc.yml: book/{case.part}/{case.chapter}": f"file: book/{case.part}/{case.chapter}\n" in toc,
-        f"refimpl/guide/cards.py: CARDS[{case.name!r}]": case.name in CARDS,
+        f"refimpl/guide/cards.py: CARDS[{case.name!r}]": case.card is not None,
         f"refimpl/guide/inputs.py: MAKERS[{case.name!r}] (typical inputs)": case.name in MAKERS,
         f"tests/registry/{case.part}.py: the record's fuzz strategy": case.fuzz is not None,
         f"tests/registry/{case.part}.py: the record's forbidden ops include {case.name!r}": case.name in case.forbidden,

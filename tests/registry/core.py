@@ -162,6 +162,22 @@ class LossCase:
         if unknown:
             raise ValueError(f"LossCase {self.name!r}: unknown error categories {sorted(unknown)}")
 
+    @property
+    def card(self):
+        """The loss's card, which readers' installs need, so it lives in the package (``refimpl.guide.cards``);
+        None when it has none."""
+        from refimpl.guide.cards import CARDS
+
+        return CARDS.get(self.name)
+
+    @property
+    def exercise_inputs(self) -> Callable | None:
+        """The maker of its chapter's exercise inputs, in the package (``refimpl.exercises.EXERCISE_INPUTS``); None
+        where the chapter passes its own."""
+        from refimpl.exercises import EXERCISE_INPUTS
+
+        return EXERCISE_INPUTS.get(self.name)
+
     def inputs(self, n: int, d: int, **kwargs) -> tuple[tuple, dict]:
         """Typical valid ``(args, kwargs)`` of batch ``n`` and width ``d``: the package's one maker per loss
         (``refimpl.guide.inputs.typical_inputs``), shared with the benchmarks and the convexity probes."""
