@@ -1,10 +1,12 @@
-"""refimpl.nn modules are drop-in replacements: same constructor behaviour and warnings, attributes,
-buffers and state_dict, same forward (value and gradients), and torch's state_dict loads into them."""
+"""refimpl.nn modules are drop-in replacements: the same base classes (torch's ``_Loss``/``_WeightedLoss``),
+constructor behaviour and warnings, attributes, buffers and state_dict, the same forward (value and gradients),
+and torch's state_dict loads into them."""
 
 import warnings
 
 import pytest
 import torch
+from torch.nn.modules.loss import _Loss, _WeightedLoss
 
 from refimpl.testing import assert_close
 from registry import CASES
@@ -40,7 +42,8 @@ def _forward(module, args, wrt=None, result=None):
 def test_module_matches_torch(case, module_input):
     torch_module, torch_warnings = _construct(case.torch_module, module_input.init_kwargs)
     ref_module, ref_warnings = _construct(case.ref_module, module_input.init_kwargs)
-    assert isinstance(ref_module, torch.nn.Module)
+    for base in (torch.nn.Module, _Loss, _WeightedLoss):  # torch's loss bases, exactly where torch's module has them
+        assert isinstance(ref_module, base) == isinstance(torch_module, base), f"isinstance(module, {base.__name__})"
     assert ref_warnings == torch_warnings
     public = {k: v for k, v in vars(torch_module).items() if not k.startswith("_") and k != "training"}
     for attribute, value in public.items():
@@ -73,3 +76,13 @@ def test_module_moves_like_torch(case):
     args = [a.double() if a.is_floating_point() else a for a in module_input.forward_args]
     result = case.module_result or (lambda out: out)
     assert_close(result(ref_module(*args)), result(torch_module(*args)), "module forward after .double()")
+
+
+@pytest.mark.filterwarnings("ignore")  # TorchScript's deprecation warnings
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.ref_module.__name__)
+def test_modules_do_not_script_as_the_api_page_says(case):
+    """book/reference/api.md says TorchScript cannot compile refimpl's modules (a Python autograd.Function's
+    apply): if one ever scripts, the page must change."""
+    module = case.ref_module(**case.modules()[0].init_kwargs)
+    with pytest.raises(Exception):  # noqa: B017 - TorchScript raises RuntimeError, NotSupportedError or others
+        torch.jit.script(module)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
-from refimpl._module import WeightedLoss
+from refimpl._module import Loss
 
 
 def binary_cross_entropy_with_logits(
@@ -228,9 +228,10 @@ class _BinaryCrossEntropyWithLogitsFunction(torch.autograd.Function):
         return grad_input, grad_target, None, None, None
 
 
-class BCEWithLogitsLoss(WeightedLoss):
+class BCEWithLogitsLoss(Loss):
     """Drop-in for ``torch.nn.BCEWithLogitsLoss``: ``BCEWithLogitsLoss(weight=None, size_average=None,
-    reduce=None, reduction='mean', pos_weight=None)``; ``weight`` and ``pos_weight`` are buffers."""
+    reduce=None, reduction='mean', pos_weight=None)``; ``weight`` and ``pos_weight`` are buffers. Like torch's,
+    it is a ``_Loss``, not a ``_WeightedLoss``: it registers both buffers itself."""
 
     def __init__(
         self,
@@ -240,7 +241,8 @@ class BCEWithLogitsLoss(WeightedLoss):
         reduction: str = "mean",
         pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
