@@ -13,6 +13,7 @@ Chapter: ``book/reference/formula_to_fast.ipynb``.
 import torch
 from torch import Tensor
 
+from refimpl._autograd import derivative_not_implemented
 from refimpl.sequence import ctc as readable
 
 _NEG_INF = float("-inf")
@@ -187,10 +188,9 @@ class _CTCLossFunction(torch.autograd.Function):
         return loss.sum() if reduction == "sum" else loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll = ctx.saved_tensors
         grad = _grad_from_alpha_beta(
             grad_output, lp, lp_ext, ext, il, tl, log_alpha, log_beta, nll, ctx.reduction, ctx.zero_infinity
         )
-        return grad, None, None, None, None, None
+        return derivative_not_implemented("_ctc_loss_backward", grad, lp), None, None, None, None, None

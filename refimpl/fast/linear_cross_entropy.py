@@ -66,7 +66,7 @@ def linear_cross_entropy(
         smoothing,
         chunk,
         matmul_dtype,
-        options is not None,
+        options,
     )
     return loss.reshape(()) if input.dim() == 1 and reduction == "none" else loss
 
@@ -230,7 +230,9 @@ def linear_cross_entropy_grad(
 
 class _LinearCrossEntropyFunction(torch.autograd.Function):
     """Forward: the chunked loss (and, for 'mean'/'sum', the gradient for a unit upstream gradient).
-    Backward: scales that gradient, or for 'none' recomputes it per chunk with the upstream ``g_n``."""
+    Backward: scales that gradient, or for 'none' recomputes it per chunk with the upstream ``g_n``. Under
+    ``create_graph=True`` (a gradient penalty, a Hessian-vector product) it returns the readable module's gradient
+    instead, whose operations autograd can differentiate again: the precomputed one is a constant."""
 
     @staticmethod
     def forward(
@@ -245,7 +247,7 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
         smoothing,
         chunk,
         matmul_dtype,
-        nan_if_all_ignored,
+        options,
     ):
         need = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], linear_bias is not None and ctx.needs_input_grad[2])
         precompute = reduction != "none" and any(need)
@@ -253,7 +255,7 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
         if precompute:
             one = torch.ones((), dtype=x.dtype)
             scale = position_scale(one, target, keep, weight, reduction, x.dtype)
-            if nan_if_all_ignored and reduction == "mean":  # torch's chunked path: 0 / 0 in every row
+            if options is not None and reduction == "mean":  # torch's chunked path: 0 / 0 in every row
                 scale = torch.where(total_weight(target, keep, weight, x.dtype) == 0, torch.nan, scale)
         nll, smooth, gx, gw, gb = _chunk_pass(
             x,
@@ -270,28 +272,38 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
             need=need if precompute else (False, False, False),
         )
         loss = _reduce(nll, smooth, target, keep, weight, reduction, smoothing, linear_weight.shape[0], x.dtype)
-        ctx.reduction, ctx.smoothing, ctx.chunk, ctx.matmul_dtype, ctx.need = (
+        ctx.reduction, ctx.smoothing, ctx.chunk, ctx.matmul_dtype, ctx.need, ctx.options = (
             reduction,
             smoothing,
             chunk,
             matmul_dtype,
             need,
+            options,
         )
-        if precompute:
-            ctx.save_for_backward(gx, gw, gb)
-        else:
-            ctx.save_for_backward(x, linear_weight, linear_bias, target, keep, weight)
+        ctx.save_for_backward(x, linear_weight, linear_bias, target, keep, weight, gx, gw, gb)
         return loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         need = ctx.need
-        if ctx.reduction != "none":
-            gx, gw, gb = ctx.saved_tensors
+        x, linear_weight, linear_bias, target, keep, weight, gx, gw, gb = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient autograd can differentiate again
+            labels = torch.where(keep, target, -100)
+            grads = readable.linear_cross_entropy_grad(
+                grad_output,
+                x,
+                linear_weight,
+                labels,
+                linear_bias,
+                weight,
+                ctx.reduction,
+                -100,
+                ctx.smoothing,
+                ctx.options,
+            )
+        elif ctx.reduction != "none":
             grads = [None if t is None else t * grad_output for t in (gx, gw, gb)]
         else:
-            x, linear_weight, linear_bias, target, keep, weight = ctx.saved_tensors
             scale = torch.where(keep, grad_output, 0)
             _, _, *grads = _chunk_pass(
                 x,

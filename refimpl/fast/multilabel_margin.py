@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl._autograd import derivative_not_implemented
 from refimpl.margin import multilabel_margin as readable
 
 FN = "multilabel_margin_loss"
@@ -122,10 +123,10 @@ class _MultiLabelMarginLossFunction(torch.autograd.Function):
         return _reduction.reduce_loss(loss, reduction)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output):
         scores, target = ctx.saved_tensors
         compute = scores.float() if scores.dtype in (torch.float16, torch.bfloat16) else scores
         counts, ctx.counts = ctx.counts, None  # scaled in place: used once (a second backward recomputes them)
         (grad,) = multilabel_margin_loss_grad(grad_output.to(compute.dtype), compute, target, ctx.reduction, counts)
-        return grad.to(scores.dtype), None, None, None
+        grad = derivative_not_implemented("multilabel_margin_loss_backward", grad.to(scores.dtype), scores)
+        return grad, None, None, None

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
+from refimpl._autograd import derivative_not_implemented
 from refimpl._module import WeightedLoss
 
 FN = "multi_margin_loss"
@@ -238,11 +239,11 @@ class _MultiMarginLossFunction(torch.autograd.Function):
         ctx.p, ctx.margin, ctx.reduction = p, margin, reduction
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: Tensor):
         input, target, weight = ctx.saved_tensors
         (grad_input,) = multi_margin_loss_grad(grad_output, input, target, ctx.p, ctx.margin, weight, ctx.reduction)
-        return grad_input, None, None, None, None, None
+        # torch's gradient is not differentiable again: neither is this one (refimpl/_autograd.py)
+        return derivative_not_implemented("multi_margin_loss_backward", grad_input, input), None, None, None, None, None
 
 
 class MultiMarginLoss(WeightedLoss):

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl._autograd import derivative_not_implemented
 from refimpl._checks import check_same_device, check_tensor_argument
 from refimpl._module import Loss
 from refimpl.margin.multi_margin import check_class_scores, check_kernel_dtype, check_long_target
@@ -168,11 +169,11 @@ class _MultiLabelMarginLossFunction(torch.autograd.Function):
         ctx.reduction = reduction
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
         (grad_input,) = multilabel_margin_loss_grad(grad_output, input, target, ctx.reduction)
-        return grad_input, None, None
+        # torch's gradient is not differentiable again: neither is this one (refimpl/_autograd.py)
+        return derivative_not_implemented("multilabel_margin_loss_backward", grad_input, input), None, None
 
 
 class MultiLabelMarginLoss(Loss):

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _checks, _reduction
+from refimpl._autograd import derivative_not_implemented
 from refimpl._module import Loss
 
 FN = "ctc_loss"
@@ -154,13 +155,13 @@ class _CTCLossFunction(torch.autograd.Function):
         ctx.blank, ctx.reduction, ctx.zero_infinity = blank, reduction, zero_infinity
 
     @staticmethod
-    @torch.autograd.function.once_differentiable  # torch has no double backward for CTC either
     def backward(ctx, grad_output):
         log_probs, targets, input_lengths, target_lengths = ctx.saved_tensors
         (grad,) = ctc_loss_grad(
             grad_output, log_probs, targets, input_lengths, target_lengths, ctx.blank, ctx.reduction, ctx.zero_infinity
         )
-        return grad, None, None, None, None, None, None
+        # torch's gradient is not differentiable again: neither is this one (refimpl/_autograd.py)
+        return derivative_not_implemented("_ctc_loss_backward", grad, log_probs), None, None, None, None, None, None
 
 
 def batched(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int):

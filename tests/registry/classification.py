@@ -2661,6 +2661,11 @@ SOFT_MARGIN_LOSS = LossCase(
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=soft_margin_hand_gradient,
     known_differences={
+        "double-backward:torch-overflows": (
+            "torch's second derivative is NaN at a margin of -709 in float64 (sample "
+            "margins-1e4-to-below-overflow), just below exp's overflow, where refimpl's stable softplus gives the "
+            "true value, which underflows to 0 (exp(-709) is about 1e-308)"
+        ),
         "fuzz:-y*x > log(finfo.max)": (
             "refimpl's one deliberate difference (refimpl/classification/soft_margin.py): where torch's "
             "log1p(exp(z)) overflows, z = -y x beyond log(max float), refimpl's stable softplus stays finite "

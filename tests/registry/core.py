@@ -125,7 +125,6 @@ class LossCase:
     # (float64 sample, upstream gradient) -> (gradients from the loss's <name>_grad, the same from torch's
     # backward), in the same order; run on every smooth float64 sample
     hand_gradient: Callable[[SampleInput, Tensor], tuple[list[Tensor], list[Tensor]]]
-    double_backward: bool = True
     # applied to each differentiable tensor before the loss in gradcheck only (None: the identity); CTC's gradient
     # is torch's convention for the logits of a log_softmax, a true derivative only with one in the graph
     gradcheck_wrap: Callable[[Tensor], Tensor] | None = None
@@ -144,6 +143,8 @@ class LossCase:
     #   "fuzz:<condition>"   fuzzed calls where ``fuzz_excluded`` holds are not compared (a deliberate difference)
     #   "mixed-precision"    no large mixed-precision samples from ``mixed_precision`` (e.g. one floating argument)
     #   "mixed-precision:no-gradient:<position>"  that argument's gradient is not compared in the mixed variants
+    #   "double-backward:no-graph"  torch's gradient silently carries no graph (refimpl's does: gradgradcheck)
+    #   "double-backward:torch-overflows"  torch's second derivative is not finite where refimpl's is
     known_differences: dict[str, str] = field(default_factory=dict)
     fuzz_excluded: Callable[[tuple, dict], bool] | None = None  # (args, kwargs) -> leave the fuzzed call out
     # the hypothesis strategy of fuzzed calls (registry/fuzz.py); ``fuzz_calls`` adds typical inputs to it

@@ -1517,7 +1517,6 @@ MULTI_MARGIN_LOSS = LossCase(
     ],
     dtypes={"cpu": CPU_DTYPES, "cuda": FLOATING},
     hand_gradient=multi_margin_hand_gradient,
-    double_backward=False,
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.multi_margin(),
     mixed_precision=lambda r: (
@@ -1572,7 +1571,6 @@ MULTILABEL_MARGIN_LOSS = LossCase(
     ],
     dtypes={"cpu": CPU_DTYPES, "cuda": FLOATING},
     hand_gradient=multilabel_margin_hand_gradient,
-    double_backward=False,
     error_categories=frozenset({"shape", "dtype", "reduction", "index", "device"}),
     fuzz=fuzz.multilabel_margin(),
     known_differences={"mixed-precision": "one floating argument (the target holds class indices): no mix to make"},

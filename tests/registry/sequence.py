@@ -535,7 +535,6 @@ CTC_LOSS = LossCase(
     ],
     dtypes={"cpu": (torch.float64, torch.float32), "cuda": (torch.float64, torch.float32)},
     hand_gradient=ctc_hand_gradient,
-    double_backward=False,
     gradcheck_wrap=log_softmax_last,
     forbidden=("ctc_loss", "_ctc_loss", "_cudnn_ctc_loss"),
     known_differences={
