@@ -8,13 +8,17 @@ import torch
 from _run_record import pytest_addoption, pytest_configure  # noqa: F401  (--write-run-record: the test-run record)
 from hypothesis import HealthCheck, settings
 
-# hypothesis (tests/test_fuzz.py): HYPOTHESIS_PROFILE=ci (default: few examples, reproducible) or =long
+# The test profile, TEST_PROFILE: 'ci' (the default: what CI runs within its budget) or 'long' (the exhaustive
+# runs: hypothesis's many random examples, torch.compile on every option subset with both backends). The older
+# HYPOTHESIS_PROFILE=long still selects it.
+PROFILE = os.environ.get("TEST_PROFILE", os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+LONG = PROFILE == "long"
 _FUZZ_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.differing_executors]
 settings.register_profile(
     "ci", max_examples=50, deadline=None, derandomize=True, database=None, suppress_health_check=_FUZZ_SUPPRESS
 )
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_SUPPRESS)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(PROFILE)
 
 DEVICES = [
     "cpu",

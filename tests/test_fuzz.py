@@ -2,7 +2,7 @@
 what torch gives: the same exception type where torch raises, else the same value (NaN and inf included) and
 the same gradient of every differentiable argument, within the per-dtype tolerances of refimpl.testing.
 
-Profiles (tests/conftest.py, chosen by the HYPOTHESIS_PROFILE environment variable): 'ci' (the default: few
+Profiles (tests/conftest.py, chosen by the TEST_PROFILE environment variable): 'ci' (the default: few
 examples, derandomized, so CI is reproducible and quick) and 'long' (many random examples).
 """
 

@@ -7,7 +7,9 @@ printed to six digits) passes on the machine that stored it and fails on a reade
 every notebook under each configuration of ``CONFIGURATIONS``:
 
 - the portable ``default`` kernels with one thread;
-- ``avx2`` and ``avx512`` with all threads, where the CPU has them and they are not the native one.
+- ``avx2`` and ``avx512`` with all threads, where the CPU has them and they are not the native one: in the 'long'
+  test profile only (``TEST_PROFILE=long``). CI's budget keeps the two ends, the portable kernels here and the
+  native, widest ones in ``pytest --nbval book``; the intermediate width runs in the exhaustive profile.
 
 The machine's native capability with all its threads is the configuration ``pytest --nbval book`` runs, in the
 same test command, so it is not run a second time here (on a machine whose only kernels are the portable ones it
@@ -46,7 +48,7 @@ import pytest
 from nbclient import NotebookClient
 from nbval.plugin import coalesce_streams, transform_streams_for_comparison
 
-from conftest import BOOK, NOTEBOOKS, ROOT, nbval_options
+from conftest import BOOK, LONG, NOTEBOOKS, ROOT, nbval_options
 
 # what nbval leaves out of the comparison when it runs without --nbdime (IPyNbFile.skip_compare)
 SKIP_COMPARE = (
@@ -138,15 +140,15 @@ def torch_capability(env_capability: str | None) -> str:
 
 
 def cpu_configurations() -> list[CpuConfiguration]:
-    """default with 1 thread; avx2 and avx512 with all threads where the CPU has them and they differ from native
-    (native with all threads is ``pytest --nbval book``'s run). Requests the CPU cannot honour fall back to another
-    capability and are dropped."""
+    """default with 1 thread; in the 'long' profile also avx2 and avx512 with all threads where the CPU has them and
+    they differ from native (native with all threads is ``pytest --nbval book``'s run). Requests the CPU cannot
+    honour fall back to another capability and are dropped."""
     all_threads = os.cpu_count() or 1
     native = torch_capability(None)
     configurations = [CpuConfiguration(torch_capability("default"), 1, "default")]
     if native == configurations[0].capability and all_threads > 1:  # no vector kernels: vary the threads instead
         configurations.append(CpuConfiguration(native, all_threads, None))
-    for request in ("avx2", "avx512"):
+    for request in ("avx2", "avx512") if LONG else ():
         capability = torch_capability(request)
         if capability.lower() == request and capability != native:
             configurations.append(CpuConfiguration(capability, all_threads, request))

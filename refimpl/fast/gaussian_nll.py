@@ -44,7 +44,8 @@ class _GaussianNLLLossFunction(readable._GaussianNLLLossFunction):
             and residual.dtype in (torch.float32, torch.float64)
         )
         if ctx.needs_input_grad[1] or not plain or torch.is_grad_enabled():
-            return readable._GaussianNLLLossFunction.backward(ctx, grad_output)
+            grads = readable.gaussian_nll_loss_grad(grad_output, residual, var, ctx.eps, ctx.reduction)
+            return *grads, None, None, None
         # d/dr of (log v + r^2 / v) / 2, times the reduction's factor s: 2 s r / v = r / v * (2 * s / 2)
         scale = _reduction.grad_scale(grad_output, ctx.reduction, residual.numel())
         grad_residual = torch.div(residual, var.clamp(min=ctx.eps)).mul_(scale)

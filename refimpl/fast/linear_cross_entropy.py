@@ -71,6 +71,7 @@ def linear_cross_entropy(
     return loss.reshape(()) if input.dim() == 1 and reduction == "none" else loss
 
 
+@torch.compiler.disable  # plain arithmetic on the sizes: torch.compile runs it as Python, with concrete sizes
 def chunk_rows(rows: int, in_features: int, classes: int, options=None) -> int:
     r"""Rows per chunk :math:`B`: torch's ``aspect_ratio`` rule, the power of two at or above
     :math:`\lceil N / \lceil C / d \rceil \rceil`, so one chunk of logits is about the size of the input;

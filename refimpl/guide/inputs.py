@@ -7,7 +7,8 @@ registry's samples (``tests/registry/``) are the edge cases; these are the commo
 tensor is the input, the argument a probe varies and a benchmark differentiates.
 
 ``n`` is the batch and ``d`` the width (features or classes); losses whose realistic shape is another one
-(CTC's (T, N, C), an adaptive softmax's vocabulary) read ``n >= 1024`` as "large" and pick their own sizes.
+(CTC's (T, N, C), an adaptive softmax's vocabulary) read ``n >= 1024`` as "large" and pick their own sizes, and
+below it keep ``n`` as the batch (so a test can change the shape, as the torch.compile tests do).
 Values are drawn in float32 on the CPU, then converted, so they are the same on every device and in every dtype.
 """
 
@@ -101,8 +102,9 @@ def _multilabel_index(n: int, c: int, generator: torch.Generator) -> tuple[tuple
 
 def _ctc(n: int, d: int, generator: torch.Generator) -> tuple[tuple, dict]:
     """Log-probabilities (T, N, C) from a log-softmax and padded targets. The large size is the issue's
-    realistic one (T = 50, N = 16, C = 20, S = 10); the small one a quarter of it in each dimension."""
-    t, batch, c, s = (50, 16, 20, 10) if n >= 1024 else (12, 4, 5, 3)
+    realistic one (T = 50, N = 16, C = 20, S = 10); a small one has T = 12, C = 5, S = 3 and a batch of ``n``
+    (4 from the benchmark's small size, 64, on: a quarter of the large one in each dimension)."""
+    t, batch, c, s = (50, 16, 20, 10) if n >= 1024 else (12, n if n < 64 else 4, 5, 3)
     z = torch.randn(t, batch, c, generator=generator)
     log_probs = z - z.logsumexp(2, keepdim=True)
     targets = torch.randint(1, c, (batch, s), generator=generator)
@@ -113,7 +115,7 @@ def _ctc(n: int, d: int, generator: torch.Generator) -> tuple[tuple, dict]:
 def _linear_projection(n: int, d: int, generator: torch.Generator) -> tuple[tuple, dict]:
     """Hidden states (N, d), an output projection (C, d) with C = 8 d, and class targets: the large-vocabulary
     shape of linear_cross_entropy, through torch's chunked path (``options=LinearCrossEntropyOptions()``)."""
-    n, d = (2048, 256) if n >= 1024 else (64, 16)
+    n, d = (2048, 256) if n >= 1024 else (n, d)
     x = torch.randn(n, d, generator=generator)
     w = torch.randn(8 * d, d, generator=generator) / d**0.5
     y = torch.randint(0, 8 * d, (n,), generator=generator)
@@ -123,14 +125,14 @@ def _linear_projection(n: int, d: int, generator: torch.Generator) -> tuple[tupl
 def _adaptive(n: int, d: int, generator: torch.Generator) -> tuple[tuple, dict]:
     """Hidden states, Zipf-distributed targets over C classes and the weights of an adaptive softmax with
     cutoffs [C/10, C/2] and div_value 4 (head, then each tail's projection and output layer)."""
-    n, d, c = (4096, 256, 20000) if n >= 1024 else (64, 16, 200)
+    n, d, c = (4096, 256, 20000) if n >= 1024 else (n, d, 200)
     cutoffs = [c // 10, c // 2]
     x = torch.randn(n, d, generator=generator)
     ranks = torch.arange(1, c + 1, dtype=torch.float64)
     y = torch.multinomial(1 / ranks, n, replacement=True, generator=generator)
     weights = [torch.randn(cutoffs[0] + 2, d, generator=generator) / d**0.5]
     for i, (low, high) in enumerate(zip(cutoffs, [*cutoffs[1:], c], strict=True)):
-        hidden = d // 4 ** (i + 1)
+        hidden = max(1, d // 4 ** (i + 1))
         weights += [
             torch.randn(hidden, d, generator=generator) / d**0.5,
             torch.randn(high - low, hidden, generator=generator) / hidden**0.5,

@@ -216,6 +216,7 @@ def _validate_linear_cross_entropy(
     return True, reduction, ignore_index, max(label_smoothing, 0.0), options
 
 
+@torch.compiler.disable  # plain arithmetic on the sizes: torch.compile runs it as Python, with concrete sizes
 def chunk_rows(rows: int, in_features: int, classes: int, options: nn.LinearCrossEntropyOptions | None = None) -> int:
     r"""Rows per chunk :math:`B`, by torch's rules: ``options.batch_chunk_size`` where it is set, else the power
     of two at or above :math:`\lceil N / \lceil C / d \rceil \rceil` (``'aspect_ratio'``: one chunk of logits

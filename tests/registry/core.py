@@ -163,6 +163,21 @@ class LossCase:
         if unknown:
             raise ValueError(f"LossCase {self.name!r}: unknown error categories {sorted(unknown)}")
 
+    def option_samples(self, device: str, dtype: torch.dtype) -> list[SampleInput]:
+        """A few of the samples that between them use every option value of the loss (each keyword argument's
+        value, a tensor counted by its presence): the first sample that adds a value not yet used, in the
+        registry's order, keeping only those whose first argument is a floating tensor to differentiate. The
+        subset the torch.compile tests run (tests/test_compile.py), so that they cover every option in budget."""
+        chosen, used = [], set()
+        for sample in self.samples(device, dtype):
+            if not (isinstance(sample.args[0], Tensor) and sample.args[0].is_floating_point()) or sample.forward_only:
+                continue
+            values = {(k, "tensor" if isinstance(v, Tensor) else repr(v)) for k, v in sample.kwargs.items()}
+            if not values <= used or not chosen:
+                chosen.append(sample)
+                used |= values
+        return chosen
+
     @property
     def card(self):
         """The loss's card, which readers' installs need, so it lives in the package (``refimpl.guide.cards``);
