@@ -15,10 +15,15 @@ from torch import Tensor
 class _DerivativeNotImplemented(torch.autograd.Function):
     """The identity on a gradient; its own backward raises torch's error for ``op``."""
 
+    generate_vmap_rule = True  # per-sample gradients (vmap over grad) pass through it
+
     @staticmethod
-    def forward(ctx, op: str, grad: Tensor, *inputs: Tensor) -> Tensor:
-        ctx.op = op
+    def forward(op: str, grad: Tensor, *inputs: Tensor) -> Tensor:
         return grad.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
+        ctx.op = inputs[0]
 
     @staticmethod
     def backward(ctx, *grad_outputs: Tensor):

@@ -217,3 +217,13 @@ def check_same_device(fn_name: str, **tensors: object) -> None:
                 f"{fn_name}(): Expected all tensors to be on the same device, but found at least two devices "
                 f"(argument {name} is on {value.device}, {first_name} on {first.device})"
             )
+
+
+def plain(tensor: Tensor) -> Tensor:
+    """The values under torch.func's wrappers (vmap's batched tensors, grad's and jvp's tracking tensors), for a
+    check that reads values: a class index in range, a probability in [0, 1]. torch's kernels check the whole
+    underlying tensor under vmap, so these checks do too, instead of branching on a batched tensor (which vmap
+    refuses). Without a transform, ``tensor`` itself."""
+    while torch._C._functorch.is_functorch_wrapped_tensor(tensor):
+        tensor = torch._C._functorch.get_unwrapped(tensor)
+    return tensor

@@ -105,6 +105,31 @@ def reduce_weighted(loss: Tensor, weight: Tensor, reduction: str, mean_over: str
     return reduce_loss(weighted, reduction)
 
 
+def reduce_jvp(
+    loss: Tensor,
+    loss_tangent: Tensor,
+    reduction: str,
+    weight: Tensor | None = None,
+    weight_tangent: Tensor | None = None,
+    mean_over: str = "weight",
+) -> Tensor:
+    r"""Forward-mode derivative of :func:`reduce_loss` or :func:`reduce_weighted`: the tangent of
+    ``reduce(weight * loss)`` from the tangent of the unweighted elementwise loss, :math:`\dot l_i`, and of the
+    weight, :math:`\dot w_i`. Each term is :math:`w_i \dot l_i + \dot w_i l_i`, reduced as the loss is, except the
+    weighted mean over the weights, :math:`L = \sum_i w_i l_i / \sum_j w_j`, whose quotient rule gives
+    :math:`\dot L = (\sum_i (w_i \dot l_i + \dot w_i l_i) - L \sum_j \dot w_j) / \sum_j w_j`."""
+    if weight is None:
+        return reduce_loss(loss_tangent, reduction)
+    term_tangent = weight * loss_tangent
+    if weight_tangent is not None:
+        term_tangent = term_tangent + weight_tangent * loss
+    if reduction == "mean" and mean_over == "weight":
+        total = weight.sum()
+        total_tangent = 0.0 if weight_tangent is None else weight_tangent.sum()
+        return (term_tangent.sum() - (loss * weight).sum() / total * total_tangent) / total
+    return reduce_loss(term_tangent, reduction)
+
+
 def grad_scale(grad_output: Tensor, reduction: str, numel: int) -> Tensor:
     """The upstream gradient each element of the unreduced loss receives, ready to broadcast.
 

@@ -1,6 +1,5 @@
 """Shared by the tests: the devices every parity test runs on, and the book's notebooks."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -8,11 +7,12 @@ import torch
 from _run_record import pytest_addoption, pytest_configure  # noqa: F401  (--write-run-record: the test-run record)
 from hypothesis import HealthCheck, settings
 
-# The test profile, TEST_PROFILE: 'ci' (the default: what CI runs within its budget) or 'long' (the exhaustive
-# runs: hypothesis's many random examples, torch.compile on every option subset with both backends). The older
+# The test profile, TEST_PROFILE (registry/core.py): 'ci' (the default: what CI runs within its budget) or 'long'
+# (the exhaustive runs: hypothesis's many random examples, both torch.compile backends on both checks, refimpl.fast
+# on every sample, every transform on every sample, the chapters under every vector kernel). The older
 # HYPOTHESIS_PROFILE=long still selects it.
-PROFILE = os.environ.get("TEST_PROFILE", os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-LONG = PROFILE == "long"
+from registry.core import LONG, PROFILE  # noqa: F401, E402
+
 _FUZZ_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.differing_executors]
 settings.register_profile(
     "ci", max_examples=50, deadline=None, derandomize=True, database=None, suppress_health_check=_FUZZ_SUPPRESS

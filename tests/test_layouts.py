@@ -86,9 +86,9 @@ def _params():
     for case in CASES:
         if DTYPE not in case.dtypes["cpu"]:
             continue
-        for sample in case.samples("cpu", DTYPE):
-            if any(_apply(layout, sample) for layout in LAYOUTS.values()):
-                for impl in case.implementations():
+        for impl in case.implementations():
+            for sample in case.samples_under_test(impl, "cpu", DTYPE):
+                if any(_apply(layout, sample) for layout in LAYOUTS.values()):
                     yield pytest.param(case, impl, sample, id=case.test_id(impl, sample.desc))
 
 

@@ -19,7 +19,7 @@ def _params():
     for case in CASES:
         for impl in case.implementations():
             for dtype in case.dtypes["cpu"]:
-                for sample in case.samples("cpu", dtype):
+                for sample in case.samples_under_test(impl, "cpu", dtype):
                     test_id = case.test_id(impl, sample.desc, str(dtype)[6:])
                     yield pytest.param(case, impl, sample.desc, dtype, id=test_id)
 

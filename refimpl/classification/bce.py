@@ -178,6 +178,7 @@ def _check_probabilities(fn_name: str, input: Tensor, target: Tensor) -> None:
     """torch's kernel checks every pair (input first, then target) for 0 <= v <= 1; NaN fails too."""
     if input.numel() == 0:
         return
+    input, target = _checks.plain(input), _checks.plain(target)  # the values, also under torch.func.vmap
     ok = []
     for t in (input, target):
         low, high = torch.aminmax(t)
@@ -203,6 +204,8 @@ def _check_probabilities(fn_name: str, input: Tensor, target: Tensor) -> None:
 
 class _BinaryCrossEntropyFunction(torch.autograd.Function):
     """Forward: the Definition's clamped formula, weighted and reduced. Backward: :func:`binary_cross_entropy_grad`."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:

@@ -199,6 +199,8 @@ class _BinaryCrossEntropyWithLogitsFunction(torch.autograd.Function):
     """Forward: the Definition's stable formula, weighted and reduced. Backward:
     :func:`binary_cross_entropy_with_logits_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(
         input: Tensor, target: Tensor, weight: Tensor | None, pos_weight: Tensor | None, reduction: str

@@ -250,6 +250,8 @@ def _probability_target_grad(
 class _CrossEntropyLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`cross_entropy`. Backward: :func:`cross_entropy_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(
         input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str, smoothing: float

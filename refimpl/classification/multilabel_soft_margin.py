@@ -196,6 +196,8 @@ class _MultiLabelSoftMarginLossFunction(torch.autograd.Function):
     """Forward: the Definition's per-class logistic loss, averaged over the classes and reduced.
     Backward: :func:`multilabel_soft_margin_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
         # -log sigma(x) = log(e^0 + e^{-x}) and -log sigma(-x) = log(e^0 + e^x): logaddexp with 0 never overflows

@@ -125,6 +125,8 @@ def nll_loss_grad(
 class _NLLLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`nll_loss`. Backward: :func:`nll_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str) -> Tensor:
         x, target = batched(input, target)  # an unbatched (C) input is a batch of one
@@ -292,6 +294,7 @@ def check_target_range(fn_name: str, safe_target: Tensor, classes: int, ignore_i
     """torch's ``IndexError`` for a kept target outside :math:`[0, C)` (ignored ones are 0 in ``safe_target``)."""
     if safe_target.numel() == 0:
         return
+    safe_target = _checks.plain(safe_target)  # the values, also under torch.func.vmap
     low, high = (int(bound) for bound in torch.aminmax(safe_target))
     if low < 0 or high >= classes:
         flat = safe_target.flatten()

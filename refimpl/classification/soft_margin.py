@@ -138,6 +138,8 @@ def soft_margin_loss_grad(
 class _SoftMarginLossFunction(torch.autograd.Function):
     """Forward: the stable softplus of the negative margin, reduced. Backward: :func:`soft_margin_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, reduction: str) -> Tensor:
         z = (-input * target).to(input.dtype)  # the negative margin -y x, in the input's dtype as in torch

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.large_output import adaptive_log_softmax as readable
 from refimpl.large_output.adaptive_log_softmax import _accumulate_dtype, _logsumexp
 
@@ -83,6 +84,7 @@ class AdaptiveLogSoftmaxWithLoss(readable.AdaptiveLogSoftmaxWithLoss):
         return readable._ASMoutput(output if batched else output.squeeze(0), loss)
 
 
+@readable_under_transforms(readable.adaptive_log_softmax)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def adaptive_log_softmax(
     input: Tensor,
     target: Tensor,

@@ -32,8 +32,12 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl.classification import bce_with_logits as readable
+from refimpl.fast._transforms import readable_under_transforms
 
 
+@readable_under_transforms(
+    readable.binary_cross_entropy_with_logits
+)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,

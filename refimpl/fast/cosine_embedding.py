@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.margin import cosine_embedding as readable
 
 BLOCK = 1 << 19
@@ -27,6 +28,7 @@ BLOCK = 1 << 19
 blocks pay for more, shorter operations, each a wait for every thread; larger ones spill out of the cache)."""
 
 
+@readable_under_transforms(readable.cosine_embedding_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,

@@ -27,8 +27,10 @@ from refimpl.classification.nll import (
     target_coefficients,
 )
 from refimpl.fast._log_softmax import fast_exp, fast_exp_, log_softmax, softmax
+from refimpl.fast._transforms import readable_under_transforms
 
 
+@readable_under_transforms(readable.cross_entropy)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def cross_entropy(
     input: Tensor,
     target: Tensor,

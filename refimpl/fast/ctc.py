@@ -14,11 +14,13 @@ import torch
 from torch import Tensor
 
 from refimpl._autograd import derivative_not_implemented
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.sequence import ctc as readable
 
 _NEG_INF = float("-inf")
 
 
+@readable_under_transforms(readable.ctc_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def ctc_loss(
     log_probs: Tensor,
     targets: Tensor,

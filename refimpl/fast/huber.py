@@ -20,10 +20,12 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl.fast._difference import difference_grads
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.regression import huber as readable
 from refimpl.regression import smooth_l1 as readable_smooth_l1
 
 
+@readable_under_transforms(readable.huber_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def huber_loss(
     input: Tensor,
     target: Tensor,

@@ -13,9 +13,11 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.probabilistic import kl_div as readable
 
 
+@readable_under_transforms(readable.kl_div)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def kl_div(
     input: Tensor,
     target: Tensor,

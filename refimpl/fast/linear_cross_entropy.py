@@ -20,10 +20,12 @@ from refimpl.classification.nll import (
     total_weight,
 )
 from refimpl.fast._log_softmax import LOG2_E
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.fast.cross_entropy import cross_entropy
 from refimpl.large_output import linear_cross_entropy as readable
 
 
+@readable_under_transforms(readable.linear_cross_entropy)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def linear_cross_entropy(
     input: Tensor,
     linear_weight: Tensor,

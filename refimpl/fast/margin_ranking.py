@@ -22,9 +22,11 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl.fast._difference import difference_grads
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.margin import margin_ranking as readable
 
 
+@readable_under_transforms(readable.margin_ranking_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,

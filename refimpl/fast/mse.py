@@ -20,9 +20,11 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl.fast._difference import difference_grads
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.regression import mse as readable
 
 
+@readable_under_transforms(readable.mse_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def mse_loss(
     input: Tensor,
     target: Tensor,

@@ -9,12 +9,14 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl._autograd import derivative_not_implemented
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.margin import multilabel_margin as readable
 
 FN = "multilabel_margin_loss"
 _CHUNK_ELEMENTS = 1 << 22  # rows per chunk * C * C: bounds the memory of the pairwise (N, C, C) hinge
 
 
+@readable_under_transforms(readable.multilabel_margin_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def multilabel_margin_loss(
     input: Tensor,
     target: Tensor,

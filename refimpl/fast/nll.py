@@ -25,8 +25,10 @@ from refimpl.classification.nll import (  # the same code in the readable module
     reduce_class_losses,
     target_coefficients,
 )
+from refimpl.fast._transforms import readable_under_transforms
 
 
+@readable_under_transforms(readable.nll_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def nll_loss(
     input: Tensor,
     target: Tensor,

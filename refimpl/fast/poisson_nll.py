@@ -25,9 +25,11 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.probabilistic import poisson_nll as readable
 
 
+@readable_under_transforms(readable.poisson_nll_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,

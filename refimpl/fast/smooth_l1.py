@@ -12,11 +12,13 @@ import torch
 from torch import Tensor
 
 from refimpl import _reduction
+from refimpl.fast._transforms import readable_under_transforms
 from refimpl.fast.huber import _HuberPairFunction, huber_from_slope, same_plain_tensors
 from refimpl.regression import smooth_l1 as readable
 from refimpl.regression.l1 import l1_loss
 
 
+@readable_under_transforms(readable.smooth_l1_loss)  # torch.func, forward AD: see refimpl/fast/_transforms.py
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,

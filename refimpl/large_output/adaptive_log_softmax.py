@@ -60,6 +60,8 @@ def target_log_prob(logits: Tensor, target: Tensor) -> Tensor:
 class _TargetLogProbFunction(torch.autograd.Function):
     """Forward: :func:`target_log_prob`'s formula. Backward: :func:`target_log_prob_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(logits: Tensor, target: Tensor) -> Tensor:
         z = logits.to(_accumulate_dtype(logits.dtype))

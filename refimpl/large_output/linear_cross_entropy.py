@@ -281,6 +281,8 @@ class _LinearCrossEntropyFunction(torch.autograd.Function):
     """Forward: the loss of the Definition, ``B`` rows of logits at a time. Backward:
     :func:`linear_cross_entropy_grad`, which rebuilds each chunk's logits from the saved inputs."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing, options):
         x, linear_weight, linear_bias, chunk = _rows(input, linear_weight, linear_bias, options)

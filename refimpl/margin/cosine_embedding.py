@@ -186,6 +186,8 @@ def _pull(grad_p: Tensor, other: Tensor, pair: torch.Size, input: Tensor) -> Ten
 class _CosineEmbeddingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`cosine_embedding_loss`. Backward: :func:`cosine_embedding_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input1: Tensor, input2: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
         cos = cosine_parts(input1, input2, target.dim())[0]

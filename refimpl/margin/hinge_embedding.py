@@ -126,6 +126,8 @@ def hinge_embedding_loss_grad(
 class _HingeEmbeddingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`hinge_embedding_loss`. Backward: :func:`hinge_embedding_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
         hinge = (margin - input).clamp_min(0)  # max(0, m - x)

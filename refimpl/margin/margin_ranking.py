@@ -157,6 +157,8 @@ def margin_ranking_loss_grad(
 class _MarginRankingLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`margin_ranking_loss` on :math:`d`. Backward: :func:`margin_ranking_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(diff: Tensor, target: Tensor, margin: float, reduction: str) -> Tensor:
         loss = (-target * diff + margin).clamp_min(0)  # l = max(0, -y d + m)

@@ -133,6 +133,7 @@ def _validate_multi_margin_loss(
             f"{FN}(): expected scalar type {_checks.dtype_name(input.dtype)} but found "
             f"{_checks.dtype_name(weight.dtype)} (argument weight must have input's dtype {input.dtype})"
         )
+    target = _checks.plain(target)  # the values, also under torch.func.vmap
     if target.numel() and bool(((target < 0) | (target >= n_classes)).any()):
         raise RuntimeError(
             f"{FN}(): target out of range (argument target must hold class indices in [0, {n_classes}); "
@@ -224,6 +225,8 @@ def multi_margin_loss_grad(
 class _MultiMarginLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`multi_margin_loss`. Backward: :func:`multi_margin_loss_grad` (once
     differentiable, like torch's)."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(input: Tensor, target: Tensor, p: int, margin: float, weight: Tensor | None, reduction: str) -> Tensor:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from refimpl import _reduction
 from refimpl._autograd import derivative_not_implemented
-from refimpl._checks import check_same_device, check_tensor_argument
+from refimpl._checks import check_same_device, check_tensor_argument, plain
 from refimpl._module import Loss
 from refimpl.margin.multi_margin import check_class_scores, check_kernel_dtype, check_long_target
 
@@ -91,6 +91,7 @@ def _validate_multilabel_margin_loss(
             f"{FN}(): inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)} "
             "(argument target must have input's shape: one -1 padded list of class indices per sample)"
         )
+    target = plain(target)  # the values, also under torch.func.vmap
     if target.numel() and bool(((target < -1) | (target >= n_classes)).any()):
         raise RuntimeError(
             f"{FN}(): argument #2 'target' is out of range (argument target: every entry must be a class index "
@@ -155,6 +156,8 @@ def multilabel_margin_loss_grad(
 class _MultiLabelMarginLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`multilabel_margin_loss`. Backward: :func:`multilabel_margin_loss_grad`
     (once differentiable, like torch's)."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(input: Tensor, target: Tensor, reduction: str) -> Tensor:

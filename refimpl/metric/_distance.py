@@ -62,6 +62,8 @@ class _PNormFunction(torch.autograd.Function):
     """Forward: :func:`p_norm`. Backward: :func:`p_norm_grad`. The norm is saved as an output, so double
     backward differentiates through it again (this same Function)."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(diff: Tensor, p: float) -> Tensor:
         return p_norm(diff, p)

@@ -167,6 +167,8 @@ class _TripletMarginLossFunction(torch.autograd.Function):
     """Forward: the p-norm distances, :func:`triplet_hinge` and the reduction. Backward:
     :func:`triplet_margin_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(
         diff_pos: Tensor, diff_neg: Tensor, diff_swap: Tensor | None, margin: float, p: float, reduction: str

@@ -140,6 +140,8 @@ def triplet_margin_with_distance_loss_grad(
 class _TripletMarginWithDistanceLossFunction(torch.autograd.Function):
     """Forward: :func:`triplet_hinge` and the reduction. Backward: :func:`triplet_margin_with_distance_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float, reduction: str) -> Tensor:
         return _reduction.reduce_loss(triplet_hinge(dist_pos, dist_neg, dist_swap, margin), reduction)

@@ -174,6 +174,8 @@ def _clamp_straight_through(var: Tensor, eps: float) -> Tensor:
 class _GaussianNLLLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`gaussian_nll_loss`. Backward: :func:`gaussian_nll_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(residual: Tensor, var: Tensor, full: bool, eps: float, reduction: str) -> Tensor:
         v = var.clamp(min=eps)  # v = max(var, eps): a floor, not an offset

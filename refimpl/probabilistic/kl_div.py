@@ -192,6 +192,8 @@ def _as_gradient_of(grad: Tensor, like: Tensor) -> Tensor:
 class _KLDivFunction(torch.autograd.Function):
     """Forward: the pointwise formula of :func:`kl_div` and its reduction. Backward: :func:`kl_div_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, reduction: str, batchmean: bool, log_target: bool) -> Tensor:
         if log_target:

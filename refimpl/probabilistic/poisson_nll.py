@@ -200,6 +200,8 @@ def _as_gradient_of(grad: Tensor, like: Tensor) -> Tensor:
 class _PoissonNLLLossFunction(torch.autograd.Function):
     """Forward: the formula of :func:`poisson_nll_loss` and its reduction. Backward: :func:`poisson_nll_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float, reduction: str) -> Tensor:
         if log_input:

@@ -134,8 +134,34 @@ def huber_elementwise(residual: Tensor, delta: float) -> Tensor:
     return slope * (residual - 0.5 * slope)
 
 
+def huber_loss_jvp(
+    residual: Tensor,
+    tangent_residual: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+    tangent_weight: Tensor | None = None,
+) -> Tensor:
+    r"""Hand-derived forward-mode derivative (JVP) of :func:`huber_loss` along :math:`\dot r = \dot x - \dot y` and
+    :math:`\dot w`.
+
+    .. math::
+
+        \dot l_i = \operatorname{clamp}(r_i, -\delta, \delta)\, \dot r_i,
+
+    the slope of :func:`huber_loss_grad` times the tangent, reduced as the loss is (the weighted 'mean' divides by
+    :math:`n`: :func:`refimpl._reduction.reduce_jvp` with ``mean_over='numel'``).
+    """
+    slope = residual.clamp(-delta, delta)
+    loss = huber_elementwise(residual, delta)
+    return _reduction.reduce_jvp(loss, slope * tangent_residual, reduction, weight, tangent_weight, mean_over="numel")
+
+
 class _HuberLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`."""
+    """Forward: the formula of :func:`huber_loss` on the residual. Backward: :func:`huber_loss_grad`. Forward
+    mode: :func:`huber_loss_jvp`."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(residual: Tensor, weight: Tensor | None, reduction: str, delta: float, dtype: torch.dtype) -> Tensor:
@@ -146,15 +172,24 @@ class _HuberLossFunction(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
-        residual, weight, reduction, delta, _ = inputs
+        residual, weight, reduction, delta, dtype = inputs
         ctx.save_for_backward(residual, weight)
-        ctx.reduction, ctx.delta = reduction, delta
+        ctx.save_for_forward(residual, weight)
+        ctx.reduction, ctx.delta, ctx.dtype = reduction, delta, dtype
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         residual, weight = ctx.saved_tensors
         grad_residual, grad_weight = huber_loss_grad(grad_output, residual, ctx.reduction, ctx.delta, weight)
         return grad_residual, grad_weight, None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent_residual: Tensor | None, tangent_weight: Tensor | None, *_) -> Tensor:
+        residual, weight = ctx.saved_tensors
+        tangent_residual = torch.zeros_like(residual) if tangent_residual is None else tangent_residual
+        return huber_loss_jvp(residual, tangent_residual, ctx.reduction, ctx.delta, weight, tangent_weight).to(
+            ctx.dtype
+        )
 
 
 class HuberLoss(Loss):

@@ -109,8 +109,33 @@ def l1_loss_grad(
     return residual.sgn() * _reduction.grad_scale(grad_output, reduction, residual.numel()), None
 
 
+def l1_loss_jvp(
+    residual: Tensor,
+    tangent_residual: Tensor,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+    tangent_weight: Tensor | None = None,
+) -> Tensor:
+    r"""Hand-derived forward-mode derivative (JVP) of :func:`l1_loss` along :math:`\dot r = \dot x - \dot y` and
+    :math:`\dot w`.
+
+    .. math::
+
+        \dot l_i = \operatorname{sgn}(r_i)\, \dot r_i
+        \quad\bigl(\operatorname{Re}(\overline{\operatorname{sgn}(r_i)}\, \dot r_i) \text{ for a complex } r_i\bigr),
+
+    0 at the kink :math:`r_i = 0` (torch's choice, as in :func:`l1_loss_grad`), reduced as the loss is
+    (:func:`refimpl._reduction.reduce_jvp`).
+    """
+    loss_tangent = (residual.sgn().conj() * tangent_residual).real
+    return _reduction.reduce_jvp(residual.abs(), loss_tangent, reduction, weight, tangent_weight)
+
+
 class _L1LossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`l1_loss` on the residual. Backward: :func:`l1_loss_grad`."""
+    """Forward: the formula of :func:`l1_loss` on the residual. Backward: :func:`l1_loss_grad`. Forward mode:
+    :func:`l1_loss_jvp`."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
@@ -123,6 +148,7 @@ class _L1LossFunction(torch.autograd.Function):
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
         residual, weight, reduction = inputs
         ctx.save_for_backward(residual, weight)
+        ctx.save_for_forward(residual, weight)
         ctx.reduction = reduction
 
     @staticmethod
@@ -130,6 +156,12 @@ class _L1LossFunction(torch.autograd.Function):
         residual, weight = ctx.saved_tensors
         grad_residual, grad_weight = l1_loss_grad(grad_output, residual, ctx.reduction, weight)
         return grad_residual, grad_weight, None
+
+    @staticmethod
+    def jvp(ctx, tangent_residual: Tensor | None, tangent_weight: Tensor | None, _) -> Tensor:
+        residual, weight = ctx.saved_tensors
+        tangent_residual = torch.zeros_like(residual) if tangent_residual is None else tangent_residual
+        return l1_loss_jvp(residual, tangent_residual, ctx.reduction, weight, tangent_weight)
 
 
 class L1Loss(Loss):

@@ -105,8 +105,34 @@ def mse_loss_grad(
     return 2 * residual * _reduction.grad_scale(grad_output, reduction, residual.numel()), None
 
 
+def mse_loss_jvp(
+    residual: Tensor,
+    tangent_residual: Tensor,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+    tangent_weight: Tensor | None = None,
+) -> Tensor:
+    r"""Hand-derived forward-mode derivative (JVP) of :func:`mse_loss`: the loss's change along the tangents
+    :math:`\dot r = \dot x - \dot y` and :math:`\dot w`.
+
+    .. math::
+
+        \dot l_i = 2 r_i \dot r_i,
+
+    reduced as the loss is (:func:`refimpl._reduction.reduce_jvp`: :math:`\sum_i w_i \dot l_i + \dot w_i l_i`,
+    and the quotient rule for the weighted mean). The same derivative as :func:`mse_loss_grad`, applied to a
+    tangent instead of pulled back from an upstream gradient.
+    """
+    return _reduction.reduce_jvp(
+        residual * residual, 2 * residual * tangent_residual, reduction, weight, tangent_weight
+    )
+
+
 class _MSELossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`mse_loss` on the residual. Backward: :func:`mse_loss_grad`."""
+    """Forward: the formula of :func:`mse_loss` on the residual. Backward: :func:`mse_loss_grad`. Forward mode:
+    :func:`mse_loss_jvp`."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(residual: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
@@ -119,6 +145,7 @@ class _MSELossFunction(torch.autograd.Function):
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
         residual, weight, reduction = inputs
         ctx.save_for_backward(residual, weight)
+        ctx.save_for_forward(residual, weight)
         ctx.reduction = reduction
 
     @staticmethod
@@ -126,6 +153,12 @@ class _MSELossFunction(torch.autograd.Function):
         residual, weight = ctx.saved_tensors
         grad_residual, grad_weight = mse_loss_grad(grad_output, residual, ctx.reduction, weight)
         return grad_residual, grad_weight, None
+
+    @staticmethod
+    def jvp(ctx, tangent_residual: Tensor | None, tangent_weight: Tensor | None, _) -> Tensor:
+        residual, weight = ctx.saved_tensors
+        tangent_residual = torch.zeros_like(residual) if tangent_residual is None else tangent_residual
+        return mse_loss_jvp(residual, tangent_residual, ctx.reduction, weight, tangent_weight)
 
 
 class MSELoss(Loss):

@@ -124,8 +124,27 @@ def smooth_l1_loss_grad(grad_output: Tensor, residual: Tensor, reduction: str = 
     return residual.clamp(-beta, beta) * (scale / beta)  # Huber's slope with delta = beta, divided by beta
 
 
+def smooth_l1_loss_jvp(
+    residual: Tensor, tangent_residual: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    r"""Hand-derived forward-mode derivative (JVP) of :func:`smooth_l1_loss` along :math:`\dot r = \dot x - \dot y`:
+
+    .. math::
+
+        \dot l_i = \frac{\operatorname{clamp}(r_i, -\beta, \beta)}{\beta}\, \dot r_i,
+
+    :func:`smooth_l1_loss_grad`'s factor times the tangent (with its case for :math:`\beta = \infty`), reduced as
+    the loss is.
+    """
+    ones = torch.ones((), dtype=residual.dtype, device=residual.device)
+    return _reduction.reduce_loss(smooth_l1_loss_grad(ones, residual, "none", beta) * tangent_residual, reduction)
+
+
 class _SmoothL1LossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`smooth_l1_loss` on the residual. Backward: :func:`smooth_l1_loss_grad`."""
+    """Forward: the formula of :func:`smooth_l1_loss` on the residual. Backward: :func:`smooth_l1_loss_grad`.
+    Forward mode: :func:`smooth_l1_loss_jvp`."""
+
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
     @staticmethod
     def forward(residual: Tensor, reduction: str, beta: float) -> Tensor:
@@ -136,12 +155,18 @@ class _SmoothL1LossFunction(torch.autograd.Function):
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
         residual, reduction, beta = inputs
         ctx.save_for_backward(residual)
+        ctx.save_for_forward(residual)
         ctx.reduction, ctx.beta = reduction, beta
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         (residual,) = ctx.saved_tensors
         return smooth_l1_loss_grad(grad_output, residual, ctx.reduction, ctx.beta), None, None
+
+    @staticmethod
+    def jvp(ctx, tangent_residual: Tensor, *_) -> Tensor:
+        (residual,) = ctx.saved_tensors
+        return smooth_l1_loss_jvp(residual, tangent_residual, ctx.reduction, ctx.beta)
 
 
 class SmoothL1Loss(Loss):

@@ -135,6 +135,8 @@ class _CTCLossFunction(torch.autograd.Function):
     """Forward: the alpha recursion, the loss read at each sample's last frame, the reduction.
     Backward: :func:`ctc_loss_grad`."""
 
+    generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
+
     @staticmethod
     def forward(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity):
         lp, z, T_b, S_b = batched(log_probs, targets, input_lengths, target_lengths, blank)
@@ -312,7 +314,7 @@ def _validate_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank,
             f"{FN}(): Expected input_lengths to have value at most {T}, but got value "
             f"{max(input_lengths)} (argument input_lengths longer than log_probs)"
         )
-    z = extended_labels(targets, tl.to(targets.device), blank)
+    z = _checks.plain(extended_labels(targets, tl.to(targets.device), blank))  # the values, also under vmap
     if not 0 <= int(z.min()) <= int(z.max()) < C:
         raise RuntimeError(
             f"{FN}(): targets must be class indices in [0, {C}) (argument targets holds a label "
