@@ -1,5 +1,5 @@
-"""The functional API: one function per ``torch.nn.functional`` loss, same name, same signature, and
-each loss's hand-derived gradient ``<name>_grad``.
+"""The functional API: one function per ``torch.nn.functional`` loss, same name, same signature, each loss's
+hand-derived gradient ``<name>_grad`` and, where it is derived, its forward-mode derivative ``<name>_jvp``.
 
 Each function lives in its own module under its part of the book; this file only re-exports them.
 """
@@ -28,10 +28,10 @@ from refimpl.metric.triplet_margin_with_distance import (
 from refimpl.probabilistic.gaussian_nll import gaussian_nll_loss, gaussian_nll_loss_grad
 from refimpl.probabilistic.kl_div import kl_div, kl_div_grad
 from refimpl.probabilistic.poisson_nll import poisson_nll_loss, poisson_nll_loss_grad
-from refimpl.regression.huber import huber_loss, huber_loss_grad
-from refimpl.regression.l1 import l1_loss, l1_loss_grad
-from refimpl.regression.mse import mse_loss, mse_loss_grad
-from refimpl.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_grad
+from refimpl.regression.huber import huber_loss, huber_loss_grad, huber_loss_jvp
+from refimpl.regression.l1 import l1_loss, l1_loss_grad, l1_loss_jvp
+from refimpl.regression.mse import mse_loss, mse_loss_grad, mse_loss_jvp
+from refimpl.regression.smooth_l1 import smooth_l1_loss, smooth_l1_loss_grad, smooth_l1_loss_jvp
 from refimpl.sequence.ctc import ctc_loss, ctc_loss_grad
 
 __all__ = sorted(name for name in dir() if not name.startswith("_"))

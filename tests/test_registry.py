@@ -115,7 +115,7 @@ def test_every_refimpl_loss_has_a_record():
     import refimpl.functional
     import refimpl.nn
 
-    names = {case.name for case in CASES} | {f"{case.name}_grad" for case in CASES}
+    names = {f"{case.name}{suffix}" for case in CASES for suffix in ("", "_grad", "_jvp")}
     helpers = {"target_log_prob", "target_log_prob_grad"}  # cross_entropy's and nll_loss's shared step, not a loss
     unrecorded = sorted(set(refimpl.functional.__all__) - names - helpers)
     assert not unrecorded, f"refimpl.functional exports losses without a record in tests/registry/: {unrecorded}"
