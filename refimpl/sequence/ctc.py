@@ -331,13 +331,10 @@ def _check_argument_types(log_probs, targets, input_lengths, target_lengths, bla
                 f"Tensor, not {type(value).__name__}"
             )
     as_tensors = isinstance(input_lengths, Tensor), isinstance(target_lengths, Tensor)
-    if (
-        as_tensors[0] != as_tensors[1]
-        or not as_tensors[0]
-        and not all(
-            isinstance(v, (list, tuple)) and all(isinstance(i, int) for i in v) for v in (input_lengths, target_lengths)
-        )
-    ):
+    int_sequences = all(
+        isinstance(v, (list, tuple)) and all(isinstance(i, int) for i in v) for v in (input_lengths, target_lengths)
+    )
+    if as_tensors[0] != as_tensors[1] or (not as_tensors[0] and not int_sequences):
         raise TypeError(
             f"{FN}() received an invalid combination of arguments: input_lengths and target_lengths "
             "must both be Tensors or both tuples of ints, got "
