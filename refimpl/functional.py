@@ -12,7 +12,7 @@ from refimpl.classification.bce_with_logits import (
 from refimpl.classification.cross_entropy import cross_entropy, cross_entropy_grad
 from refimpl.classification.multilabel_soft_margin import multilabel_soft_margin_loss, multilabel_soft_margin_loss_grad
 from refimpl.classification.nll import nll_loss, nll_loss_grad
-from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_loss_grad
+from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_loss_grad, soft_margin_loss_jvp
 from refimpl.large_output.adaptive_log_softmax import adaptive_log_softmax, target_log_prob, target_log_prob_grad
 from refimpl.large_output.linear_cross_entropy import linear_cross_entropy, linear_cross_entropy_grad
 from refimpl.margin.cosine_embedding import cosine_embedding_loss, cosine_embedding_loss_grad

@@ -2678,7 +2678,6 @@ SOFT_MARGIN_LOSS = LossCase(
     dtypes={"cpu": FLOATING, "cuda": FLOATING},
     hand_gradient=soft_margin_hand_gradient,
     known_differences={
-        **NO_JVP_YET,
         "double-backward:torch-overflows": (
             "torch's second derivative is NaN at a margin of -709 in float64 (sample "
             "margins-1e4-to-below-overflow), just below exp's overflow, where refimpl's stable softplus gives the "
