@@ -16,7 +16,7 @@ from refimpl.classification.soft_margin import soft_margin_loss, soft_margin_los
 from refimpl.large_output.adaptive_log_softmax import adaptive_log_softmax, target_log_prob, target_log_prob_grad
 from refimpl.large_output.linear_cross_entropy import linear_cross_entropy, linear_cross_entropy_grad
 from refimpl.margin.cosine_embedding import cosine_embedding_loss, cosine_embedding_loss_grad
-from refimpl.margin.hinge_embedding import hinge_embedding_loss, hinge_embedding_loss_grad
+from refimpl.margin.hinge_embedding import hinge_embedding_loss, hinge_embedding_loss_grad, hinge_embedding_loss_jvp
 from refimpl.margin.margin_ranking import margin_ranking_loss, margin_ranking_loss_grad
 from refimpl.margin.multi_margin import multi_margin_loss, multi_margin_loss_grad
 from refimpl.margin.multilabel_margin import multilabel_margin_loss, multilabel_margin_loss_grad

@@ -123,8 +123,27 @@ def hinge_embedding_loss_grad(
     return grad.sum_to_size(input.shape).to(input.dtype)
 
 
+def hinge_embedding_loss_jvp(
+    input: Tensor, target: Tensor, tangent_input: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    r"""Hand-derived forward-mode derivative (JVP) of :func:`hinge_embedding_loss` along the input's tangent
+    :math:`\dot x` (the labels are not differentiable):
+
+    .. math::
+
+        \dot l_i = [y_i \ne -1]\, \dot x_i - [y_i \ne 1,\ m - x_i \ge 0]\, \dot x_i,
+
+    the two terms of :func:`hinge_embedding_loss_grad` (the kink :math:`x_i = m` counted as active, as there)
+    applied to the tangent, reduced as the loss is.
+    """
+    hinge_active = (target != 1) & (margin - input >= 0)
+    loss_tangent = torch.where(target != -1, tangent_input, 0.0) - torch.where(hinge_active, tangent_input, 0.0)
+    return _reduction.reduce_loss(loss_tangent, reduction)
+
+
 class _HingeEmbeddingLossFunction(torch.autograd.Function):
-    """Forward: the formula of :func:`hinge_embedding_loss`. Backward: :func:`hinge_embedding_loss_grad`."""
+    """Forward: the formula of :func:`hinge_embedding_loss`. Backward: :func:`hinge_embedding_loss_grad`. Forward
+    mode: :func:`hinge_embedding_loss_jvp`."""
 
     generate_vmap_rule = True  # torch.func.vmap runs forward and backward on batched tensors
 
@@ -139,12 +158,18 @@ class _HingeEmbeddingLossFunction(torch.autograd.Function):
     def setup_context(ctx, inputs: tuple, output: Tensor) -> None:
         input, target, margin, reduction = inputs
         ctx.save_for_backward(input, target)
+        ctx.save_for_forward(input, target)
         ctx.margin, ctx.reduction = margin, reduction
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         input, target = ctx.saved_tensors
         return hinge_embedding_loss_grad(grad_output, input, target, ctx.margin, ctx.reduction), None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent_input: Tensor, *_) -> Tensor:
+        input, target = ctx.saved_tensors
+        return hinge_embedding_loss_jvp(input, target, tangent_input, ctx.margin, ctx.reduction)
 
 
 class HingeEmbeddingLoss(Loss):

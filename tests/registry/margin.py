@@ -691,7 +691,6 @@ HINGE_EMBEDDING_LOSS = LossCase(
         dict(reduction=r),
         (0,),
     ),
-    known_differences={**NO_JVP_YET},
 )
 
 
