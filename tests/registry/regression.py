@@ -546,6 +546,29 @@ MSE_LOSS = LossCase(
     dtypes=DEVICES_ALL_FLOATS,
     fuzz=fuzz.regression("mse_loss"),
     large_sum_check=True,
+    known_differences={
+        "transforms:vmap(grad):empty=": (
+            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
+            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
+            "outside vmap"
+        ),
+        "transforms:jvp:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:forward_ad:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:jvp:inf-nan": (
+            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
+            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
+        ),
+        "transforms:forward_ad:inf-nan": (
+            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
+            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
+        ),
+    },
 )
 
 
@@ -590,6 +613,33 @@ HUBER_LOSS = LossCase(
     dtypes=DEVICES_ALL_FLOATS,
     fuzz=fuzz.regression("huber_loss"),
     large_sum_check=True,
+    known_differences={
+        "transforms:vmap(grad):empty=": (
+            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
+            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
+            "outside vmap"
+        ),
+        "transforms:jvp:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:forward_ad:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:jvp:inf-nan": (
+            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
+            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
+        ),
+        "transforms:forward_ad:inf-nan": (
+            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
+            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
+        ),
+        "transforms:grad:target-": (
+            "torch's huber_loss backward raises RuntimeError for a target of another dtype (the registry compares "
+            "these samples forward only); refimpl's gradient is computed in the promoted dtype"
+        ),
+    },
 )
 
 
@@ -632,6 +682,25 @@ SMOOTH_L1_LOSS = LossCase(
     dtypes=DEVICES_ALL_FLOATS,
     fuzz=fuzz.regression("smooth_l1_loss"),
     large_sum_check=True,
+    known_differences={
+        "transforms:vmap(grad):empty=": (
+            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
+            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
+            "outside vmap"
+        ),
+        "transforms:jvp:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:forward_ad:target-": (
+            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
+            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+        ),
+        "transforms:vmap(grad):inf-nan": (
+            "under vmap torch's batched smooth_l1 backward gives 0 where its own plain backward gives NaN (a NaN or "
+            "infinite residual); refimpl gives NaN under both, as torch's plain backward does"
+        ),
+    },
 )
 
 
