@@ -1,11 +1,13 @@
 """Hand-derived gradients: gradcheck and gradgradcheck in float64, and each ``<fn>_grad`` called directly
 against torch's backward."""
 
+import functools
+
 import pytest
 import torch
 
 from refimpl.testing import assert_close
-from registry import CASES
+from registry import CASES, CASES_BY_NAME
 
 
 def _smooth_samples():
@@ -25,10 +27,14 @@ def _smooth_samples_per_implementation():
     for param in _smooth_samples():
         case, sample = param.values
         for impl in case.implementations():
-            if impl == "refimpl" or sample.desc in {
-                s.desc for s in case.samples_under_test(impl, "cpu", torch.float64)
-            }:
+            if impl == "refimpl" or sample.desc in _descs_under_test(case.name, impl):
                 yield pytest.param(case, impl, sample, id=case.test_id(impl, sample.desc))
+
+
+@functools.cache
+def _descs_under_test(name: str, impl: str) -> frozenset[str]:
+    """The descriptions of the float64 samples the registry tests run for ``impl``, found once per loss."""
+    return frozenset(s.desc for s in CASES_BY_NAME[name].samples_under_test(impl, "cpu", torch.float64))
 
 
 def _gradcheck_inputs(case, sample, impl="refimpl"):

@@ -1935,6 +1935,14 @@ CE_KNOWN = [
 ALL_FLOATS = {"cpu": FLOATING, "cuda": FLOATING}
 
 
+# a torch.func difference nll_loss and cross_entropy share, with its reason (tests/test_transforms.py)
+_UINT8_TARGET = (
+    "torch's vmap rule gathers with the target as the index and refuses a uint8 target (RuntimeError), which torch "
+    "accepts without vmap; refimpl computes"
+)
+UINT8_TARGET_UNDER_VMAP = {"transforms:vmap:uint8": _UINT8_TARGET, "transforms:vmap(grad):uint8": _UINT8_TARGET}
+
+
 NLL_LOSS = LossCase(
     name="nll_loss",
     part="classification",
@@ -1952,11 +1960,7 @@ NLL_LOSS = LossCase(
     forbidden=("nll_loss", "nll_loss2d", "nll_loss_nd"),
     known_differences={
         **NO_JVP_YET,
-        "transforms:vmap:uint8": (
-            "torch's vmap rule gathers with the target as the index and refuses a uint8 target (RuntimeError), "
-            "which torch accepts without vmap; refimpl computes"
-        ),
-        "transforms:vmap(grad):uint8": "as under vmap: torch refuses a uint8 target, refimpl computes",
+        **UINT8_TARGET_UNDER_VMAP,
         # F.nll_loss(x.requires_grad_(), y) with K-dimensional x, y whose last two strides are swapped: backward
         # raises RuntimeError "grad_input must be contiguous" (nll_loss2d's CPU kernel); the contiguous call works
         "layout:transposed": "torch 2.13: nll_loss2d_backward requires contiguous tensors",
@@ -1996,11 +2000,7 @@ CROSS_ENTROPY = LossCase(
     ),
     known_differences={
         **NO_JVP_YET,
-        "transforms:vmap:uint8": (
-            "torch's vmap rule gathers with the target as the index and refuses a uint8 target (RuntimeError), "
-            "which torch accepts without vmap; refimpl computes"
-        ),
-        "transforms:vmap(grad):uint8": "as under vmap: torch refuses a uint8 target, refimpl computes",
+        **UINT8_TARGET_UNDER_VMAP,
     },
 )
 

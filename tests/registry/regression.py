@@ -494,6 +494,33 @@ R = [0.5, -3.0, 0.0, 2.0]  # residuals used in the hand-computed values below
 DEVICES_ALL_FLOATS = {"cpu": FLOATING, "cuda": FLOATING}
 
 
+# torch.func differences the regression losses share, with their reasons (tests/test_transforms.py); each key
+# names the transform and the fragment of the samples' descriptions it applies to
+EMPTY_MEAN_UNDER_VMAP_GRAD = {
+    "transforms:vmap(grad):empty=": (
+        "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
+        "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
+        "outside vmap"
+    ),
+}
+_TARGET_DTYPE = (
+    "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a target "
+    "of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
+)
+TARGET_DTYPE_UNDER_FORWARD_AD = {
+    "transforms:jvp:target-": _TARGET_DTYPE,
+    "transforms:forward_ad:target-": _TARGET_DTYPE,
+}
+_INFINITE_RESIDUAL = (
+    "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by the "
+    "infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
+)
+INFINITE_RESIDUAL_UNDER_FORWARD_AD = {
+    "transforms:jvp:inf-nan": _INFINITE_RESIDUAL,
+    "transforms:forward_ad:inf-nan": _INFINITE_RESIDUAL,
+}
+
+
 L1_LOSS = LossCase(
     name="l1_loss",
     part="regression",
@@ -547,27 +574,9 @@ MSE_LOSS = LossCase(
     fuzz=fuzz.regression("mse_loss"),
     large_sum_check=True,
     known_differences={
-        "transforms:vmap(grad):empty=": (
-            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
-            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
-            "outside vmap"
-        ),
-        "transforms:jvp:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
-        "transforms:forward_ad:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
-        "transforms:jvp:inf-nan": (
-            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
-            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
-        ),
-        "transforms:forward_ad:inf-nan": (
-            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
-            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
-        ),
+        **EMPTY_MEAN_UNDER_VMAP_GRAD,
+        **TARGET_DTYPE_UNDER_FORWARD_AD,
+        **INFINITE_RESIDUAL_UNDER_FORWARD_AD,
     },
 )
 
@@ -614,27 +623,9 @@ HUBER_LOSS = LossCase(
     fuzz=fuzz.regression("huber_loss"),
     large_sum_check=True,
     known_differences={
-        "transforms:vmap(grad):empty=": (
-            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
-            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
-            "outside vmap"
-        ),
-        "transforms:jvp:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
-        "transforms:forward_ad:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
-        "transforms:jvp:inf-nan": (
-            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
-            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
-        ),
-        "transforms:forward_ad:inf-nan": (
-            "with an infinite residual in 'none', torch's forward-mode formula multiplies the target's zero tangent by "
-            "the infinite residual (NaN); refimpl's derivative along the input is the infinite slope times the tangent"
-        ),
+        **EMPTY_MEAN_UNDER_VMAP_GRAD,
+        **TARGET_DTYPE_UNDER_FORWARD_AD,
+        **INFINITE_RESIDUAL_UNDER_FORWARD_AD,
         "transforms:grad:target-": (
             "torch's huber_loss backward raises RuntimeError for a target of another dtype (the registry compares "
             "these samples forward only); refimpl's gradient is computed in the promoted dtype"
@@ -683,19 +674,8 @@ SMOOTH_L1_LOSS = LossCase(
     fuzz=fuzz.regression("smooth_l1_loss"),
     large_sum_check=True,
     known_differences={
-        "transforms:vmap(grad):empty=": (
-            "torch's batching rule for the 'mean' backward divides by the element count in Python and raises "
-            "ZeroDivisionError on an empty batch; refimpl's per-sample gradient is empty, as torch's own grad is "
-            "outside vmap"
-        ),
-        "transforms:jvp:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
-        "transforms:forward_ad:target-": (
-            "torch's forward-mode formula writes the derivative in the target's dtype and raises RuntimeError for a "
-            "target of another dtype (int64, float32 next to float64); refimpl computes it in the promoted dtype"
-        ),
+        **EMPTY_MEAN_UNDER_VMAP_GRAD,
+        **TARGET_DTYPE_UNDER_FORWARD_AD,
         "transforms:vmap(grad):inf-nan": (
             "under vmap torch's batched smooth_l1 backward gives 0 where its own plain backward gives NaN (a NaN or "
             "infinite residual); refimpl gives NaN under both, as torch's plain backward does"
